@@ -1,0 +1,1 @@
+"""Analysis: group statistics, findings and the facts table."""

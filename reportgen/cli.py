@@ -1,0 +1,128 @@
+"""The ``reportgen`` command line.
+
+Exit codes: 0 ok, 1 a declared condition failed, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import reportgen
+from reportgen.errors import ReportgenError
+
+app = typer.Typer(
+    help="Quantitative, plain-language reports on the explanation heatmaps of image "
+         "classifiers (PQAH part analysis, statistics, narrative, HTML/PDF report).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"reportgen {reportgen.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 (typer needs Optional)
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
+) -> None:
+    """reportgen: measure where explanation heatmaps put their heat."""
+
+
+def _run_with_progress(config, out: Path, quiet: bool) -> None:
+    from reportgen.pipeline import run_pipeline
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, disable=quiet) as bar:
+        task = bar.add_task("heatmaps and scores", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = run_pipeline(config, out, progress=progress)
+    scored = result.facts["run.samples.scored"].display
+    excluded = result.facts["run.samples.excluded"].display
+    console.print(f"{scored} samples scored, {excluded} excluded; "
+                  f"PDF: {result.report_pdf}")
+    print(f"Report: {result.report_html}")
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}", highlight=False)
+    raise typer.Exit(2)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")] = Path(
+        "out/demo"),
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Run the built-in sample end to end (offline, CPU): Grad-CAM heatmaps of a small
+    trained CNN, PQAH scores, statistics, narrative, report.html and report.pdf."""
+    from reportgen.demo import demo_config
+
+    try:
+        _run_with_progress(demo_config(), out, quiet)
+    except ReportgenError as exc:
+        _fail(exc)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Run configuration (YAML).")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")] = Path(
+        "out/run"),
+    limit: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--limit", help="Only the first N samples.")] = None,
+    device: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--device", help="cpu, cuda, cuda:N or auto.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--batch-size", help="Images per batch.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Run seed.")] = None,  # noqa: UP045
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Run the pipeline described by CONFIG: a folder-format dataset, one or more models
+    (PartNet or torchvision architectures with local weights) and CAM methods, to a report.
+    Today: the folder dataset format only, heatmaps are not cached between runs."""
+    from reportgen.config import load_config
+
+    try:
+        cfg = load_config(config, {"limit": limit, "device": device, "batch_size": batch_size,
+                                   "seed": seed})
+        _run_with_progress(cfg, out, quiet)
+    except ReportgenError as exc:
+        _fail(exc)
+
+
+@app.command()
+def render(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by demo or run.")],
+) -> None:
+    """Rebuild report.html and report.pdf of RUN_DIR from its facts.json, stats.csv,
+    narrative.json and exclusions.csv, with no model and no LLM call."""
+    from reportgen.pipeline import render_run
+
+    try:
+        print(f"Report: {render_run(run_dir)}")
+    except ReportgenError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,119 @@
+"""The validated run configuration (YAML file or Python dict, CLI flags override keys)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from reportgen.errors import ConfigError
+from reportgen.heatmaps.cam import METHODS
+from reportgen.models.loading import ModelSpec
+from reportgen.models.preprocessing import Preprocessing
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(_Strict):
+    root: Path
+    format: Literal["folder"] = "folder"
+
+
+class PreprocessingConfig(_Strict):
+    size: int = Field(224, gt=0)
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+class ModelConfig(_Strict):
+    """A model by architecture and weights file, or by a model description JSON (``spec``)."""
+
+    name: str | None = None
+    spec: Path | None = None
+    arch: str | None = None
+    num_classes: int | None = Field(None, gt=0)
+    weights: Path | None = None
+    target_layer: str | None = None
+    preprocessing: PreprocessingConfig = PreprocessingConfig()
+
+    def to_spec(self) -> ModelSpec:
+        if self.spec is not None:
+            spec = ModelSpec.from_file(self.spec)
+            overrides = {k: v for k, v in (("name", self.name),
+                                           ("target_layer", self.target_layer)) if v}
+            return ModelSpec(**{**spec.__dict__, **overrides})
+        if not (self.arch and self.num_classes):
+            raise ConfigError("a model needs either 'spec' or both 'arch' and 'num_classes'")
+        pre = self.preprocessing
+        return ModelSpec(self.name or self.arch, self.arch, self.num_classes, self.weights,
+                         self.target_layer, Preprocessing(pre.size, pre.mean, pre.std))
+
+
+class RunConfig(_Strict):
+    title: str = "Heatmap analysis report"
+    dataset: DatasetConfig
+    models: list[ModelConfig] = Field(min_length=1)
+    methods: list[str] = ["gradcam"]
+    batch_size: int = Field(32, gt=0)
+    device: str = "auto"
+    seed: int = 0
+    limit: int | None = Field(None, gt=0)
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, methods: list[str]) -> list[str]:
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown methods {unknown}; choose from {sorted(METHODS)}")
+        return methods
+
+    def fingerprint(self) -> str:
+        """Content hash of the configuration (paths as written)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _resolve_paths(raw: dict, base: Path) -> dict:
+    """Make dataset and model paths relative to the config file's folder."""
+    raw = dict(raw)
+    if isinstance(raw.get("dataset"), dict) and "root" in raw["dataset"]:
+        raw["dataset"] = {**raw["dataset"], "root": base / raw["dataset"]["root"]}
+    models = []
+    for m in raw.get("models") or []:
+        if isinstance(m, dict):
+            m = {**m, **{k: base / m[k] for k in ("spec", "weights") if m.get(k)}}
+        models.append(m)
+    if models:
+        raw["models"] = models
+    return raw
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+    """Read and validate a YAML config; ``overrides`` (CLI flags) replace top-level keys."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: unreadable config ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a mapping of keys to values")
+    return config_from_dict(_resolve_paths(raw, path.parent), overrides, source=str(path))
+
+
+def config_from_dict(raw: dict, overrides: dict | None = None, source: str = "config"
+                     ) -> RunConfig:
+    raw = {**raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
+                             for e in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None

@@ -1,0 +1,19 @@
+"""The demo's run configuration: the built-in sample and its model."""
+
+from __future__ import annotations
+
+from reportgen.config import RunConfig, config_from_dict
+from reportgen.resources import sample_data_dir
+
+
+def demo_config() -> RunConfig:
+    root = sample_data_dir()
+    return config_from_dict({
+        "title": "reportgen demo: where does PartNet look on the part world?",
+        "dataset": {"root": root / "parts_world"},
+        "models": [{"spec": root / "models" / "partnet_biased.json"}],
+        "methods": ["gradcam"],
+        "batch_size": 50,
+        "device": "cpu",
+        "seed": 0,
+    }, source="built-in demo config")

@@ -1,0 +1,59 @@
+"""Metric metadata, declared next to each metric and registered by decorator.
+
+Tables, figures, prompts and the narrative guard read a metric's meaning, range and direction
+from here; nothing else keeps a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+Direction = Literal["higher", "lower", "neither"]
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """Metadata of one metric.
+
+    ``id`` is the stable id used in fact ids (``pqah.ph``); ``level`` says whether the metric
+    has one value per region (``region``) or per sample (``object``); ``unit`` is
+    ``fraction`` (shown with two decimals) or ``percent``.
+    """
+
+    id: str
+    name: str
+    meaning: str
+    range: tuple[float, float]
+    direction: Direction
+    unit: str
+    reference: str
+    level: Literal["region", "object"] = "region"
+
+
+METRICS: dict[str, MetricInfo] = {}
+
+F = TypeVar("F", bound=Callable)
+
+
+def register_metric(*infos: MetricInfo) -> Callable[[F], F]:
+    """Register the metadata of the metric(s) a function computes; returns it unchanged."""
+
+    def decorate(fn: F) -> F:
+        for info in infos:
+            if info.id in METRICS:
+                raise ValueError(f"metric id {info.id!r} registered twice")
+            METRICS[info.id] = info
+        fn.metric_infos = infos  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+def get_metric(metric_id: str) -> MetricInfo:
+    try:
+        return METRICS[metric_id]
+    except KeyError:
+        raise KeyError(f"unknown metric {metric_id!r}; known: {', '.join(sorted(METRICS))}"
+                       ) from None

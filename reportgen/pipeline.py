@@ -1,0 +1,220 @@
+"""Wires the stages and owns the run directory.
+
+``run_pipeline`` goes dataset -> heatmaps -> scores -> statistics and facts -> narrative ->
+report; ``render_run`` redoes only the last two from the saved outputs of a run directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+import reportgen
+from reportgen.analysis.facts import FactTable, facts_from_statistics
+from reportgen.analysis.stats import group_statistics
+from reportgen.config import RunConfig
+from reportgen.data.folder import load_dataset
+from reportgen.data.sample import Sample
+from reportgen.errors import ReportgenError
+from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
+from reportgen.heatmaps.cam import compute_heatmaps
+from reportgen.io import atomic_write, atomic_write_json, atomic_write_text
+from reportgen.models.loading import load_model
+from reportgen.narrative.section import NarrativeSection
+from reportgen.narrative.template_writer import TemplateWriter
+from reportgen.report.context import build_context
+from reportgen.report.html import render_html
+from reportgen.report.pdf import write_pdf
+from reportgen.scoring import empty_scores, score_batch
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    facts: FactTable
+    scores: pd.DataFrame
+    exclusions: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def report_html(self) -> Path:
+        return self.out_dir / "report.html"
+
+    @property
+    def report_pdf(self) -> Path:
+        return self.out_dir / "report.pdf"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def choose_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ReportgenError(f"device {device!r} requested but CUDA is not available")
+    return torch.device(device)
+
+
+def _batches(items, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def versions() -> dict[str, str]:
+    found = {"reportgen": reportgen.__version__, "python": platform.python_version()}
+    for dist in ("torch", "torchvision", "grad-cam", "numpy", "pandas", "weasyprint"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[dist] = metadata.version(dist)
+    return found
+
+
+class _Timer:
+    def __init__(self):
+        self.timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+
+
+def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | None = None
+                 ) -> RunResult:
+    """Run every stage of ``config`` into ``out_dir`` and write the run directory."""
+    out_dir = Path(out_dir)
+    timer = _Timer()
+    seed_everything(config.seed)
+    device = choose_device(config.device)
+    with timer.stage("load"):
+        dataset = load_dataset(config.dataset.root, limit=config.limit)
+        models = [load_model(m.to_spec(), device) for m in config.models]
+    class_names = list(dataset.class_names)
+    for m in models:
+        if m.spec.num_classes != len(class_names):
+            raise ReportgenError(f"model {m.name} has {m.spec.num_classes} outputs but dataset "
+                                 f"{dataset.name} has {len(class_names)} classes")
+
+    frames: list[pd.DataFrame] = []
+    exclusions: list[Exclusion] = []
+    total = scored = 0
+    with timer.stage("heatmaps_and_scores"):
+        for batch in _batches(dataset, config.batch_size):
+            samples: list[Sample] = [s for s in batch if isinstance(s, Sample)]
+            exclusions += [e for e in batch if isinstance(e, Exclusion)]
+            total += len(batch)
+            if samples:
+                for model in models:
+                    inputs = model.spec.preprocessing([s.image for s in samples], device)
+                    for method in config.methods:
+                        heat = compute_heatmaps(model, inputs, method)
+                        table, excluded = score_batch(samples, heat, model.name, method,
+                                                      class_names)
+                        frames.append(table)
+                        exclusions += excluded
+            scored += len(samples)
+            if progress:
+                progress("heatmaps", total, len(dataset))
+    scores = pd.concat(frames, ignore_index=True) if frames else empty_scores()
+    excluded_ids = {e.image_id for e in exclusions}
+
+    with timer.stage("statistics"):
+        stats = group_statistics(scores, seed=config.seed)
+        facts = facts_from_statistics(stats)
+        facts.add_value("run.samples.total", total, total, "count")
+        facts.add_value("run.samples.excluded", len(excluded_ids), total, "count")
+        facts.add_value("run.samples.scored", total - len(excluded_ids), total, "count")
+        _accuracy_facts(scores, facts)
+    with timer.stage("narrative"):
+        narrative = [TemplateWriter().summary(facts)]
+
+    exclusion_table = pd.DataFrame([e.as_row() for e in exclusions],
+                                   columns=list(EXCLUSION_COLUMNS))
+    run_info = {
+        "title": config.title,
+        "config": config.model_dump(mode="json"),
+        "config_hash": config.fingerprint(),
+        "seed": config.seed,
+        "device": str(device),
+        "versions": versions(),
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "dataset": {"name": dataset.name, "root_name": Path(config.dataset.root).name,
+                    "class_names": class_names, "part_names": list(dataset.part_names)},
+        "models": [m.name for m in models],
+        "model_specs": [{"name": m.name, "arch": m.spec.arch, "num_classes": m.spec.num_classes,
+                         "weights": str(m.spec.weights) if m.spec.weights else None,
+                         "target_layer": m.spec.target_layer,
+                         "preprocessing": asdict(m.spec.preprocessing)} for m in models],
+        "methods": list(config.methods),
+    }
+    with timer.stage("write_data"):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(out_dir / "scores.parquet", lambda p: scores.to_parquet(p, index=False))
+        atomic_write_text(out_dir / "stats.csv", stats.to_csv(index=False))
+        atomic_write_text(out_dir / "exclusions.csv", exclusion_table.to_csv(index=False))
+        atomic_write_json(out_dir / "facts.json", {**facts.to_dict(), "findings": []})
+        atomic_write_json(out_dir / "narrative.json", [asdict(s) for s in narrative])
+    with timer.stage("report"):
+        render_run(out_dir, run_info)
+    run_info["timings"] = timer.timings
+    atomic_write_json(out_dir / "run.json", run_info)
+    return RunResult(out_dir, facts, scores, exclusion_table, timer.timings)
+
+
+def _accuracy_facts(scores: pd.DataFrame, facts: FactTable) -> None:
+    if scores.empty:
+        return
+    per_image = scores.drop_duplicates(["model", "method", "image_id", "object_id"])
+    for (model, method), group in per_image.groupby(["model", "method"], sort=True):
+        facts.add_value("model.accuracy", 100.0 * group["correct"].mean(), len(group),
+                        "percent", "higher", model=model, method=method)
+
+
+def render_run(out_dir: str | Path, run_info: dict | None = None) -> Path:
+    """(Re)build report.html and report.pdf from a run directory's saved outputs."""
+    out_dir = Path(out_dir)
+    try:
+        if run_info is None:
+            run_info = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+        facts = FactTable.from_dict(json.loads((out_dir / "facts.json").read_text("utf-8")))
+        stats = pd.read_csv(out_dir / "stats.csv")
+        exclusions = pd.read_csv(out_dir / "exclusions.csv", dtype=str).fillna("")
+        narrative = [NarrativeSection(**s) for s in
+                     json.loads((out_dir / "narrative.json").read_text(encoding="utf-8"))]
+    except FileNotFoundError as exc:
+        raise ReportgenError(f"{out_dir} is not a complete run directory: {exc.filename} is "
+                             "missing") from None
+    context = build_context(facts=facts, stats=stats, narrative=narrative,
+                            exclusions=exclusions, run=run_info,
+                            part_names=run_info["dataset"]["part_names"],
+                            class_names=run_info["dataset"]["class_names"])
+    html = render_html(context)
+    atomic_write_text(out_dir / "report.html", html)
+    refused = write_pdf(html, out_dir / "report.pdf")
+    if refused:
+        raise ReportgenError(f"the report refers to external resources: {refused[:3]}")
+    return out_dir / "report.html"
