@@ -52,5 +52,6 @@ def group_statistics(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         # CI does not depend on which other groups exist.
         digest = hashlib.sha256("|".join(map(str, keys)).encode()).digest()
         rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
-        rows.append({**dict(zip(GROUP_KEYS, keys)), **describe(group["value"].to_numpy(), rng)})
+        values = group["value"].to_numpy()
+        rows.append({**dict(zip(GROUP_KEYS, keys, strict=True)), **describe(values, rng)})
     return pd.DataFrame(rows, columns=GROUP_KEYS + STAT_COLUMNS)

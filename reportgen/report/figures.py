@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from reportgen.analysis.stats import ALL_CLASSES  # noqa: E402
-from reportgen.data.sample import BACKGROUND  # noqa: E402
+from reportgen.analysis.stats import ALL_CLASSES
+from reportgen.data.sample import BACKGROUND
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
@@ -71,7 +71,7 @@ def ph_boxplot(stats: pd.DataFrame, model: str, method: str, part_names: list[st
     if boxes:
         artists = ax.bxp(boxes, patch_artist=True, showfliers=False,
                          medianprops={"color": "black", "linewidth": 1.6})
-        for patch, region in zip(artists["boxes"], order):
+        for patch, region in zip(artists["boxes"], order, strict=True):
             patch.set_facecolor(colours.get(region, BACKGROUND_COLOUR))
             patch.set_alpha(0.85)
     ax.set_ylim(0, 1)

@@ -1,0 +1,157 @@
+"""End to end: `reportgen demo` as a user runs it, then the outputs checked like a reader would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from reportgen.scoring import SCORE_COLUMNS
+
+pytestmark = pytest.mark.slow
+REPORTGEN = Path(sys.executable).with_name("reportgen")
+
+
+class _FactCells(HTMLParser):
+    """Collects (fact id, text) of every element with a data-fact attribute, and <img> tags."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells: list[tuple[str, str]] = []
+        self.images: list[dict[str, str]] = []
+        self._open: list[str | None] = []
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs)
+            return
+        self._open.append(attrs.get("data-fact"))
+        if attrs.get("data-fact"):
+            self._text = []
+
+    def handle_endtag(self, tag):
+        if tag == "img" or not self._open:
+            return
+        fid = self._open.pop()
+        if fid:
+            self.cells.append((fid, "".join(self._text).strip()))
+
+    def handle_data(self, data):
+        self._text.append(data)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    proc = subprocess.run([str(REPORTGEN), "demo", "--out", str(out)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+@pytest.fixture(scope="module")
+def facts(demo_run):
+    return {f["id"]: f for f in json.loads((demo_run[0] / "facts.json").read_text())["facts"]}
+
+
+@pytest.fixture(scope="module")
+def html_cells(demo_run):
+    parser = _FactCells()
+    parser.feed((demo_run[0] / "report.html").read_text(encoding="utf-8"))
+    return parser
+
+
+def test_demo_writes_the_run_directory_and_says_where_the_report_is(demo_run):
+    out, proc = demo_run
+    for name in ("report.html", "report.pdf", "facts.json", "scores.parquet", "run.json",
+                 "stats.csv", "exclusions.csv", "narrative.json"):
+        assert (out / name).is_file(), name
+    assert proc.stdout.strip().splitlines()[-1] == f"Report: {out / 'report.html'}"
+
+
+def test_scores_follow_the_contract_and_hold_no_nan(demo_run):
+    scores = pd.read_parquet(demo_run[0] / "scores.parquet")
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert scores["value"].notna().all()
+    assert set(scores["metric"]) == {"pqah.ph", "pqah.precision", "pqah.recall"}
+    assert set(scores["region"]) == {"background", "head", "body", "tail", "legs"}
+    assert scores["image_id"].nunique() == 200
+
+
+def test_run_json_records_config_versions_seed_and_timings(demo_run):
+    run = json.loads((demo_run[0] / "run.json").read_text())
+    assert run["seed"] == 0 and run["config_hash"]
+    assert {"reportgen", "torch", "grad-cam"} <= set(run["versions"])
+    assert {"load", "heatmaps_and_scores", "statistics", "report"} <= set(run["timings"])
+
+
+def test_every_ph_quartile_in_the_html_equals_its_fact(facts, html_cells):
+    shown = dict(html_cells.cells)
+    quartile_ids = [fid for fid in facts
+                    if fid.split("|")[0] in ("pqah.ph.q1", "pqah.ph.q2", "pqah.ph.q3")
+                    and "class=all" in fid]
+    assert len(quartile_ids) == 15  # 3 quartiles x (4 parts + background)
+    for fid in quartile_ids:
+        assert shown[fid] == facts[fid]["display"]
+        assert float(shown[fid]) == pytest.approx(facts[fid]["value"], abs=0.005)
+    for fid, text in html_cells.cells:
+        assert text == facts[fid]["display"], fid
+
+
+def test_html_embeds_the_boxplot_with_alt_text(html_cells):
+    boxplots = [i for i in html_cells.images if i["src"].startswith("data:image/png;base64,")]
+    assert boxplots and all(i.get("alt") for i in boxplots)
+    assert all(i["src"].startswith("data:") for i in html_cells.images)
+
+
+def test_pdf_has_pages_and_rasterises(demo_run, tmp_path):
+    pdf = demo_run[0] / "report.pdf"
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    pages = int(next(line.split()[-1] for line in info.stdout.splitlines()
+                     if line.startswith("Pages:")))
+    assert pages >= 1
+    subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(pdf),
+                    str(tmp_path / "page")], check=True)
+    (png,) = tmp_path.glob("page*.png")
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
+    assert pixels.std() > 5  # text and figures, not a blank page
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Executive summary" in text and "Where the heat falls" in text
+
+
+def test_render_rebuilds_the_report_from_the_run_directory(demo_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(demo_run[0], copy)
+    (copy / "report.html").unlink()
+    (copy / "report.pdf").unlink()
+    proc = subprocess.run([str(REPORTGEN), "render", str(copy)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (copy / "report.pdf").stat().st_size > 10_000
+    assert (copy / "report.html").read_text() == (demo_run[0] / "report.html").read_text()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (make test installs it)")
+def test_html_renders_in_headless_chromium(demo_run, tmp_path):
+    shot = tmp_path / "shot.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--no-first-run",
+                    "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400",
+                    f"--screenshot={shot}", (demo_run[0] / "report.html").as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape[1] == 1200 and pixels.std() > 5
