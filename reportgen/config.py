@@ -102,7 +102,11 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: unreadable config ({exc})") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: unreadable config{where} ({' '.join(problem.split())})"
+                          ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a mapping of keys to values")
     return config_from_dict(_resolve_paths(raw, path.parent), overrides, source=str(path))

@@ -23,7 +23,7 @@ import torch
 
 import reportgen
 from reportgen.analysis.facts import FactTable, facts_from_statistics
-from reportgen.analysis.stats import group_statistics
+from reportgen.analysis.stats import ALL_CLASSES, group_statistics
 from reportgen.config import RunConfig
 from reportgen.data.folder import load_dataset
 from reportgen.data.sample import Sample
@@ -114,6 +114,9 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         dataset = load_dataset(config.dataset.root, limit=config.limit)
         models = [load_model(m.to_spec(), device) for m in config.models]
     class_names = list(dataset.class_names)
+    if ALL_CLASSES in class_names:
+        raise ReportgenError(f"{dataset.manifest_path}: the class name {ALL_CLASSES!r} is "
+                             "reserved for statistics pooled over all classes; rename it")
     for m in models:
         if m.spec.num_classes != len(class_names):
             raise ReportgenError(f"model {m.name} has {m.spec.num_classes} outputs but dataset "

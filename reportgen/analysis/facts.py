@@ -22,6 +22,7 @@ DIMENSION_ORDER = ("model", "method", "class", "region")
 VALUE_STATS = ("q1", "q2", "q3", "iqr", "whisker_low", "whisker_high", "mean", "std",
                "ci_low", "ci_high")
 COUNT_STATS = ("n", "n_outliers")
+SPREAD_STATS = ("iqr", "std")  # a larger spread is neither better nor worse
 
 
 def fact_id(name: str, **dims: str) -> str:
@@ -36,6 +37,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{int(value):,}"
     if unit == "percent":
         return f"{value:.1f} %"
+    if unit == "share":  # a fraction of a whole, read as a percentage
+        return f"{100 * value:.0f} %"
     if unit == "seconds":
         return f"{value:.1f} s"
     return f"{value:.2f}"
@@ -104,7 +107,8 @@ class FactTable:
 
 def facts_from_statistics(stats: pd.DataFrame, table: FactTable | None = None) -> FactTable:
     """One fact per statistic of every group of ``group_statistics``."""
-    table = table or FactTable()
+    if table is None:
+        table = FactTable()
     for row in stats.itertuples(index=False):
         info = get_metric(row.metric)
         dims = {"model": row.model, "method": row.method, "class": row.class_name,
@@ -113,6 +117,9 @@ def facts_from_statistics(stats: pd.DataFrame, table: FactTable | None = None) -
             value = getattr(row, stat)
             if stat in COUNT_STATS:
                 table.add_value(f"{row.metric}.{stat}", value, row.n, "count", **dims)
+            elif stat in SPREAD_STATS:
+                table.add_value(f"{row.metric}.{stat}", value, row.n, info.unit, "neither",
+                                **dims)
             else:
                 table.add_value(f"{row.metric}.{stat}", value, row.n, info.unit, info.direction,
                                 **dims)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from reportgen.data.sample import IGNORE_INDEX, Sample
 from reportgen.errors import DatasetError
@@ -51,6 +52,9 @@ class FolderDataset:
             raise DatasetError(f"{manifest_path}: manifest not found") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DatasetError(f"{manifest_path}: unreadable manifest ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise DatasetError(f"{manifest_path}: the manifest must be a JSON object with the "
+                               "keys classes, parts, samples")
         self.manifest_path = manifest_path
         self.name = str(manifest.get("name", self.root.name))
         self.class_names = tuple(_string_list(manifest, "classes", manifest_path))
@@ -79,8 +83,9 @@ class FolderDataset:
         seen: set[str] = set()
         for entry in self._entries:
             if entry.image_id in seen:
-                yield Exclusion(entry.image_id, "data", f"duplicate id {entry.image_id!r}",
-                                str(self.root / entry.image))
+                yield Exclusion(entry.image_id, "data",
+                                f"{self.manifest_path}: duplicate id {entry.image_id!r} "
+                                "(only its first sample is used)", str(self.root / entry.image))
                 continue
             seen.add(entry.image_id)
             yield self._read(entry)
@@ -121,19 +126,36 @@ class FolderDataset:
         )
 
 
+@contextmanager
+def _strict_decoding() -> Iterator[None]:
+    """Truncated files raise instead of loading half-grey.
+
+    weasyprint sets PIL's process-wide ``LOAD_TRUNCATED_IMAGES = True`` on import; a dataset
+    reader must not inherit that.
+    """
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """Read an image as (H, W, 3) uint8 RGB, applying its EXIF orientation."""
-    with Image.open(path) as img:
+    with _strict_decoding(), Image.open(path) as img:
         img = ImageOps.exif_transpose(img)
-        if img.mode == "I;16" or img.mode.startswith("I"):
+        if img.mode.startswith("I"):
+            # 16-bit (or 32-bit integer) grey: map the 16-bit range onto 8 bits, keeping
+            # brightness (no per-image stretch).
             arr = np.asarray(img, dtype=np.float64)
-            img = Image.fromarray((arr / max(arr.max(), 1.0) * 255).astype(np.uint8))
+            img = Image.fromarray(np.clip(np.round(arr / 257.0), 0, 255).astype(np.uint8))
         return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
 def read_label_map(path: Path) -> np.ndarray:
     """Read a single-channel PNG label map as (H, W) uint8."""
-    with Image.open(path) as img:
+    with _strict_decoding(), Image.open(path) as img:
         if img.mode not in ("L", "P", "I", "I;16"):
             raise ValueError(f"label map must be single-channel, got mode {img.mode}")
         arr = np.asarray(img)

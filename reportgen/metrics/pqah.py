@@ -59,7 +59,7 @@ def _min_area_pixels(min_area: float, num_pixels: int) -> float:
                "when the heat covers the region and little else", (0.0, 1.0), "higher",
                "fraction", PQAH_REFERENCE),
     MetricInfo("pqah.precision", "Heat share", "share of the heatmap's total heat that lies "
-               "on the region", (0.0, 1.0), "higher", "fraction", PQAH_REFERENCE),
+               "on the region", (0.0, 1.0), "higher", "share", PQAH_REFERENCE),
     MetricInfo("pqah.recall", "Region coverage", "mean heat over the region's pixels: how "
                "strongly the region is covered", (0.0, 1.0), "higher", "fraction",
                PQAH_REFERENCE),

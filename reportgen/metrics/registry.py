@@ -19,7 +19,8 @@ class MetricInfo:
 
     ``id`` is the stable id used in fact ids (``pqah.ph``); ``level`` says whether the metric
     has one value per region (``region``) or per sample (``object``); ``unit`` is
-    ``fraction`` (shown with two decimals) or ``percent``.
+    ``fraction`` (shown with two decimals), ``share`` (a fraction of a whole, shown as a
+    percentage) or ``percent``.
     """
 
     id: str

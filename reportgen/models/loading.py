@@ -7,6 +7,7 @@ Nothing is ever downloaded: weights come from a file, or the model keeps random 
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,8 +52,9 @@ class ModelSpec:
             )
         except FileNotFoundError:
             raise ModelError(f"{path}: model description not found") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelError(f"{path}: invalid model description ({exc!r})") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{path}: invalid model description ({exc!r}); expected a JSON "
+                             "object with name, arch, num_classes, weights") from None
 
 
 @dataclass
@@ -85,6 +87,7 @@ def default_target_layer(arch: str, module: nn.Module) -> str:
     """The last convolutional block of the architecture family."""
     if hasattr(module, "default_target_layer"):
         return module.default_target_layer
+    arch = arch.lower()
     if arch.startswith("resnet") or arch.startswith("resnext") or arch.startswith("wide_resnet"):
         return "layer4"
     if arch.startswith(("vgg", "densenet", "efficientnet", "convnext", "mobilenet")):
@@ -113,9 +116,13 @@ def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedMod
             module.load_state_dict(state)
         except FileNotFoundError:
             raise ModelError(f"{spec.weights}: weights file not found") from None
-        except (RuntimeError, OSError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise ModelError(f"{spec.weights}: cannot load weights into {spec.arch} ({first})"
+        except pickle.UnpicklingError:
+            raise ModelError(f"{spec.weights}: not a state_dict file (save weights with "
+                             "torch.save(model.state_dict(), path), not the whole model)"
+                             ) from None
+        except (RuntimeError, OSError, ValueError, EOFError, AttributeError) as exc:
+            detail = " ".join(str(exc).split())[:400]
+            raise ModelError(f"{spec.weights}: cannot load weights into {spec.arch} ({detail})"
                              ) from None
     module.eval().to(device)
     layer_name = spec.target_layer or default_target_layer(spec.arch, module)

@@ -15,8 +15,13 @@ def _region_medians(facts: FactTable, model: str, method: str, cls: str) -> list
             and f.dims.get("method") == method and f.dims.get("class") == cls]
 
 
+def _name(name: str) -> str:
+    """A dataset or model name as plain text: braces could forge a fact placeholder."""
+    return name.replace("{", "(").replace("}", ")")
+
+
 def _phrase(region: str) -> str:
-    return "the background" if region == BACKGROUND else f"the {region}"
+    return "the background" if region == BACKGROUND else f"the {_name(region)}"
 
 
 class TemplateWriter:
@@ -37,7 +42,8 @@ class TemplateWriter:
             worst = min(parts, key=lambda f: (f.value, f.id))
             dims = {"model": model, "method": method, "class": ALL_CLASSES}
             n_best = fact_id("pqah.ph.n", **dims, region=best.dims["region"])
-            text = (f"For model {model} explained with {method}, the heatmaps overlap most with "
+            text = (f"For model {_name(model)} explained with {_name(method)}, the heatmaps "
+                    f"overlap most with "
                     f"{_phrase(best.dims['region'])} (median PH {placeholder(best.id)}, "
                     f"n = {placeholder(n_best)} images) and least with "
                     f"{_phrase(worst.dims['region'])} (median PH {placeholder(worst.id)}).")

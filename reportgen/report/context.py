@@ -24,13 +24,20 @@ def _fact_cell(facts: FactTable, fid: str) -> dict[str, str]:
                                                                               "display": "–"}
 
 
+def scored_regions(facts: FactTable, model: str, method: str, cls: str, metric: str,
+                   part_names: list[str]) -> list[str]:
+    """Regions with a median for (model, method, class), in figure order."""
+    regions = {f.dims["region"] for f in facts
+               if f.id.startswith(f"{metric}.q2|") and f.dims.get("model") == model
+               and f.dims.get("method") == method and f.dims.get("class") == cls}
+    return region_order(sorted(regions), part_names)
+
+
 def quartile_rows(facts: FactTable, model: str, method: str, cls: str, metric: str,
-                  part_names: list[str]) -> list[dict[str, Any]]:
-    regions = sorted({f.dims["region"] for f in facts
-                      if f.id.startswith(f"{metric}.q2|") and f.dims.get("model") == model
-                      and f.dims.get("method") == method and f.dims.get("class") == cls})
+                  regions: list[str]) -> list[dict[str, Any]]:
+    """One row per region in ``regions``; a region without facts shows "–" cells."""
     rows = []
-    for region in region_order(regions, part_names):
+    for region in regions:
         dims = {"model": model, "method": method, "class": cls, "region": region}
         rows.append({"region": region,
                      **{stat: _fact_cell(facts, fact_id(f"{metric}.{stat}", **dims))
@@ -46,14 +53,19 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
     comparisons = []
     for model, method in pairs:
         figure: Figure = ph_boxplot(stats, model, method, part_names)
+        tables = {m: quartile_rows(facts, model, method, ALL_CLASSES, m,
+                                   scored_regions(facts, model, method, ALL_CLASSES, m,
+                                                  part_names))
+                  for m in QUARTILE_METRICS}
+        # Per-class rows use the pooled regions as columns, so cells line up under headers.
+        pooled = [r["region"] for r in tables["pqah.ph"]]
         comparisons.append({
             "model": model,
             "method": method,
             "figure": asdict(figure),
-            "tables": {m: quartile_rows(facts, model, method, ALL_CLASSES, m, part_names)
-                       for m in QUARTILE_METRICS},
+            "tables": tables,
             "per_class": [{"class": c, "rows": quartile_rows(facts, model, method, c,
-                                                             "pqah.ph", part_names)}
+                                                             "pqah.ph", pooled)}
                           for c in class_names],
         })
     sections = [{"id": s.section, "title": s.title, "writer": s.writer, "guard": s.guard,

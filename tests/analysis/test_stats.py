@@ -161,9 +161,11 @@ def test_group_statistics_is_sorted_and_independent_of_row_order():
 
 
 def test_group_ci_does_not_change_when_other_groups_are_added_or_removed():
-    cat = _scores(classes=("cat",), models=("partnet",), seed=1)
-    others = pd.concat([_scores(classes=("fish",), models=("partnet",), seed=2),
-                        _scores(classes=("cat", "fish"), models=("other",), seed=3)],
+    # n = 40 so that the CI depends on the bootstrap draws (tiny groups often do not).
+    cat = _scores(classes=("cat",), models=("partnet",), per_class=40, seed=1)
+    others = pd.concat([_scores(classes=("fish",), models=("partnet",), per_class=40, seed=2),
+                        _scores(classes=("cat", "fish"), models=("other",), per_class=40,
+                                seed=3)],
                        ignore_index=True)
     alone = group_statistics(cat, seed=9)
     together = group_statistics(pd.concat([cat, others], ignore_index=True), seed=9)

@@ -269,6 +269,19 @@ def test_truncated_png_becomes_an_exclusion_naming_the_file(tmp_path, keep):
     _assert_excluded(items, "cut", png)
 
 
+def test_truncated_png_is_excluded_even_after_weasyprint_relaxed_pil(tmp_path):
+    import weasyprint  # noqa: F401  (sets PIL's global LOAD_TRUNCATED_IMAGES = True)
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    root = tmp_path / "ds"
+    _write_pair(root, "cut", image=_image(64, 64, seed=3), labels=_labels(64, 64))
+    png = root / "images" / "cut.png"
+    png.write_bytes(png.read_bytes()[:2000])
+    _assert_excluded(_dataset_with_one_bad(root, _entry("cut")), "cut", png)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the global setting is restored
+
+
 def test_png_with_a_corrupted_data_stream_becomes_an_exclusion(tmp_path):
     root = tmp_path / "ds"
     _write_pair(root, "flip", image=_image(64, 64, seed=4), labels=_labels(64, 64))
