@@ -1,0 +1,41 @@
+"""Findings: deterministic rule outputs that the narrative phrases and the report ranks.
+
+A finding's ``statement`` is one sentence with fact placeholders (``{{fact:ID}}``) instead of
+numbers; ``evidence`` lists the fact ids it rests on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Severity = Literal["high", "medium", "low", "info"]
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule output.
+
+    ``kind``: the rule (``background_reliance``, ``dominant_part``, ``neglected_part``,
+    ``class_shortcut``, ``misclassified_shift``, ``model_difference``, ``method_difference``,
+    ``above_chance``, ``faithfulness_caveat``); ``subject``: the dimensions it is about
+    (model, method, class, region); ``effect_size``: the rule's effect measure (for ranking;
+    0 when the rule has none).
+    """
+
+    id: str
+    kind: str
+    severity: Severity
+    subject: dict[str, str]
+    statement: str
+    evidence: list[str] = field(default_factory=list)
+    effect_size: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rank_findings(findings: list[Finding]) -> list[Finding]:
+    """Most severe first, then the larger effect, then the id (deterministic)."""
+    return sorted(findings, key=lambda f: (SEVERITY_RANK[f.severity], -abs(f.effect_size), f.id))
