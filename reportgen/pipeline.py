@@ -23,6 +23,8 @@ import torch
 
 import reportgen
 from reportgen.analysis.facts import FactTable, facts_from_statistics
+from reportgen.analysis.findings import Finding
+from reportgen.analysis.rules import FindingsConfig, derive_findings
 from reportgen.analysis.stats import ALL_CLASSES, group_statistics
 from reportgen.config import RunConfig
 from reportgen.data.folder import load_dataset
@@ -152,6 +154,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         facts.add_value("run.samples.excluded", len(excluded_ids), total, "count")
         facts.add_value("run.samples.scored", total - len(excluded_ids), total, "count")
         _accuracy_facts(scores, facts)
+        findings = derive_findings(scores, facts, FindingsConfig(seed=config.seed))
     with timer.stage("narrative"):
         narrative = [TemplateWriter().summary(facts)]
 
@@ -179,7 +182,8 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         atomic_write(out_dir / "scores.parquet", lambda p: scores.to_parquet(p, index=False))
         atomic_write_text(out_dir / "stats.csv", stats.to_csv(index=False))
         atomic_write_text(out_dir / "exclusions.csv", exclusion_table.to_csv(index=False))
-        atomic_write_json(out_dir / "facts.json", {**facts.to_dict(), "findings": []})
+        atomic_write_json(out_dir / "facts.json",
+                          {**facts.to_dict(), "findings": [f.to_dict() for f in findings]})
         atomic_write_json(out_dir / "narrative.json", [asdict(s) for s in narrative])
     with timer.stage("report"):
         render_run(out_dir, run_info)
@@ -205,13 +209,15 @@ def render_run(out_dir: str | Path, run_info: dict | None = None) -> Path:
             run_info = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
         facts = FactTable.from_dict(json.loads((out_dir / "facts.json").read_text("utf-8")))
         stats = pd.read_csv(out_dir / "stats.csv")
+        findings = [Finding(**f) for f in json.loads(
+            (out_dir / "facts.json").read_text("utf-8")).get("findings", [])]
         exclusions = pd.read_csv(out_dir / "exclusions.csv", dtype=str).fillna("")
         narrative = [NarrativeSection(**s) for s in
                      json.loads((out_dir / "narrative.json").read_text(encoding="utf-8"))]
     except FileNotFoundError as exc:
         raise ReportgenError(f"{out_dir} is not a complete run directory: {exc.filename} is "
                              "missing") from None
-    context = build_context(facts=facts, stats=stats, narrative=narrative,
+    context = build_context(facts=facts, stats=stats, narrative=narrative, findings=findings,
                             exclusions=exclusions, run=run_info,
                             part_names=run_info["dataset"]["part_names"],
                             class_names=run_info["dataset"]["class_names"])

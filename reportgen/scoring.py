@@ -12,10 +12,22 @@ from reportgen.data.sample import IGNORE_INDEX, Sample
 from reportgen.exclusions import Exclusion
 from reportgen.heatmaps.cam import HeatmapBatch
 from reportgen.metrics.pqah import score_regions
+from reportgen.metrics.registry import MetricInfo, register_metric
 
 SCORE_COLUMNS = ["image_id", "object_id", "class_name", "target_class", "predicted_class",
                  "correct", "model", "method", "region", "metric", "value"]
-REGION_METRICS = {"pqah.precision": "precision", "pqah.recall": "recall", "pqah.ph": "ph"}
+REGION_METRICS = {"pqah.precision": "precision", "pqah.recall": "recall", "pqah.ph": "ph",
+                  "region.area_share": "area_share"}
+
+
+@register_metric(MetricInfo(
+    "region.area_share", "Area share", "share of the image's (non-void) pixels that the region "
+    "covers: the heat share a uniform heatmap would give it", (0.0, 1.0), "neither", "share",
+    "reportgen"))
+def area_share(area: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """(N, R) pixel counts -> (N, R) share of each sample's non-void pixels; NaN where absent."""
+    valid = area.sum(axis=1, keepdims=True).astype(np.float64)
+    return np.where(present, area / np.maximum(valid, 1), np.nan)
 
 
 def empty_scores() -> pd.DataFrame:
@@ -43,8 +55,10 @@ def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
                 exclusions.append(Exclusion(samples[i].image_id, "metrics",
                                             "degenerate heatmap (no positive or a non-finite "
                                             "value)", samples[i].source, model, method))
+        per_metric = {"precision": scores.precision, "recall": scores.recall, "ph": scores.ph,
+                      "area_share": area_share(scores.area, np.isfinite(scores.ph))}
         for metric, attr in REGION_METRICS.items():
-            values = getattr(scores, attr)
+            values = per_metric[attr]
             rows, cols = np.nonzero(np.isfinite(values))
             sample_idx = np.asarray(idx)[rows]
             predicted = batch.predicted[sample_idx]

@@ -84,7 +84,8 @@ def test_scores_follow_the_contract_and_hold_no_nan(demo_run):
     scores = pd.read_parquet(demo_run[0] / "scores.parquet")
     assert list(scores.columns) == SCORE_COLUMNS
     assert scores["value"].notna().all()
-    assert set(scores["metric"]) == {"pqah.ph", "pqah.precision", "pqah.recall"}
+    assert set(scores["metric"]) == {"pqah.ph", "pqah.precision", "pqah.recall",
+                                     "region.area_share"}
     assert set(scores["region"]) == {"background", "head", "body", "tail", "legs"}
     assert scores["image_id"].nunique() == 200
 
@@ -100,7 +101,7 @@ def test_every_ph_quartile_in_the_html_equals_its_fact(facts, html_cells):
     shown = dict(html_cells.cells)
     quartile_ids = [fid for fid in facts
                     if fid.split("|")[0] in ("pqah.ph.q1", "pqah.ph.q2", "pqah.ph.q3")
-                    and "class=all" in fid]
+                    and "class=all" in fid and "subset=" not in fid]
     assert len(quartile_ids) == 15  # 3 quartiles x (4 parts + background)
     for fid in quartile_ids:
         assert shown[fid] == facts[fid]["display"]

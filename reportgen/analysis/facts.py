@@ -17,7 +17,7 @@ from reportgen.analysis.stats import STAT_COLUMNS
 from reportgen.metrics.registry import get_metric
 
 SCHEMA_VERSION = "1.0"
-DIMENSION_ORDER = ("model", "method", "class", "region")
+DIMENSION_ORDER = ("model", "method", "class", "region", "subset")
 # Stats whose unit is the metric's own; the others are counts.
 VALUE_STATS = ("q1", "q2", "q3", "iqr", "whisker_low", "whisker_high", "mean", "std",
                "ci_low", "ci_high")
@@ -41,6 +41,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{100 * value:.0f} %"
     if unit == "seconds":
         return f"{value:.1f} s"
+    if unit == "p-value":
+        return "< 0.001" if value < 0.001 else f"{value:.3f}"
     return f"{value:.2f}"
 
 
@@ -113,6 +115,8 @@ def facts_from_statistics(stats: pd.DataFrame, table: FactTable | None = None) -
         info = get_metric(row.metric)
         dims = {"model": row.model, "method": row.method, "class": row.class_name,
                 "region": row.region}
+        if getattr(row, "subset", "all") != "all":
+            dims["subset"] = row.subset
         for stat in STAT_COLUMNS:
             value = getattr(row, stat)
             if stat in COUNT_STATS:

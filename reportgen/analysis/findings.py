@@ -21,7 +21,8 @@ class Finding:
     ``class_shortcut``, ``misclassified_shift``, ``model_difference``, ``method_difference``,
     ``above_chance``, ``faithfulness_caveat``); ``subject``: the dimensions it is about
     (model, method, class, region); ``effect_size``: the rule's effect measure (for ranking;
-    0 when the rule has none).
+    0 when the rule has none); ``caveat``: why the finding may not hold (e.g. the heatmaps
+    it rests on failed a faithfulness check), empty when none.
     """
 
     id: str
@@ -31,6 +32,7 @@ class Finding:
     statement: str
     evidence: list[str] = field(default_factory=list)
     effect_size: float = 0.0
+    caveat: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

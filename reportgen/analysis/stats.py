@@ -1,8 +1,9 @@
 """Group statistics of the scores table (METRICS.md, "Aggregation per group").
 
-Per group (model x method x class-or-all x region x metric): n, Q1, Q2, Q3 (numpy's linear
-interpolation), IQR, Tukey whiskers, outlier count, mean, std (ddof=1; 0 for n = 1) and a
-seeded bootstrap 95 % CI of the median.
+Per group (model x method x class-or-all x region x metric x subset): n, Q1, Q2, Q3 (numpy's
+linear interpolation), IQR, Tukey whiskers, outlier count, mean, std (ddof=1; 0 for n = 1) and a
+seeded bootstrap 95 % CI of the median. ``subset`` is ``all``, ``correct`` or
+``misclassified`` (by the model's prediction on the sample).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-GROUP_KEYS = ["model", "method", "class_name", "region", "metric"]
+GROUP_KEYS = ["model", "method", "class_name", "region", "metric", "subset"]
 ALL_CLASSES = "all"
+ALL_SAMPLES = "all"
+SUBSETS = ("all", "correct", "misclassified")
 STAT_COLUMNS = ["n", "q1", "q2", "q3", "iqr", "whisker_low", "whisker_high", "n_outliers",
                 "mean", "std", "ci_low", "ci_high"]
 
@@ -44,8 +47,11 @@ def group_statistics(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """
     if scores.empty:
         return pd.DataFrame(columns=GROUP_KEYS + STAT_COLUMNS)
-    pooled = scores.assign(class_name=ALL_CLASSES)
-    table = pd.concat([scores, pooled], ignore_index=True)
+    pooled = pd.concat([scores, scores.assign(class_name=ALL_CLASSES)], ignore_index=True)
+    correct = pooled["correct"].astype(bool)
+    table = pd.concat([pooled.assign(subset="all"),
+                       pooled[correct].assign(subset="correct"),
+                       pooled[~correct].assign(subset="misclassified")], ignore_index=True)
     rows = []
     for keys, group in table.groupby(GROUP_KEYS, sort=True):
         # One generator per group, seeded from the run seed and the group's keys, so a group's

@@ -12,7 +12,8 @@ from reportgen.narrative.section import NarrativeSection
 def _region_medians(facts: FactTable, model: str, method: str, cls: str) -> list[Fact]:
     return [f for f in facts
             if f.id.startswith("pqah.ph.q2|") and f.dims.get("model") == model
-            and f.dims.get("method") == method and f.dims.get("class") == cls]
+            and f.dims.get("method") == method and f.dims.get("class") == cls
+            and "subset" not in f.dims]
 
 
 def _name(name: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from reportgen.analysis.facts import FactTable, fact_id
+from reportgen.analysis.findings import Finding
 from reportgen.analysis.stats import ALL_CLASSES
 from reportgen.narrative.placeholders import fill_placeholders
 from reportgen.narrative.section import NarrativeSection
@@ -29,7 +30,8 @@ def scored_regions(facts: FactTable, model: str, method: str, cls: str, metric: 
     """Regions with a median for (model, method, class), in figure order."""
     regions = {f.dims["region"] for f in facts
                if f.id.startswith(f"{metric}.q2|") and f.dims.get("model") == model
-               and f.dims.get("method") == method and f.dims.get("class") == cls}
+               and f.dims.get("method") == method and f.dims.get("class") == cls
+               and "subset" not in f.dims}
     return region_order(sorted(regions), part_names)
 
 
@@ -47,10 +49,12 @@ def quartile_rows(facts: FactTable, model: str, method: str, cls: str, metric: s
 
 def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[NarrativeSection],
                   exclusions: pd.DataFrame, run: dict, part_names: list[str],
-                  class_names: list[str]) -> dict[str, Any]:
+                  class_names: list[str], findings: list[Finding] | None = None
+                  ) -> dict[str, Any]:
     pairs = sorted({(f.dims["model"], f.dims["method"]) for f in facts
                     if f.id.startswith("pqah.ph.q2|")})
     comparisons = []
+    stats = stats[stats["subset"] == "all"] if "subset" in stats else stats
     for model, method in pairs:
         figure: Figure = ph_boxplot(stats, model, method, part_names)
         tables = {m: quartile_rows(facts, model, method, ALL_CLASSES, m,
@@ -71,6 +75,9 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
     sections = [{"id": s.section, "title": s.title, "writer": s.writer, "guard": s.guard,
                  "paragraphs": fill_placeholders(s.text, facts).split("\n\n")}
                 for s in narrative]
+    key_findings = [{"kind": f.kind.replace("_", " "), "severity": f.severity,
+                     "text": fill_placeholders(f.statement, facts), "caveat": f.caveat}
+                    for f in (findings or []) if f.severity != "info"]
     counts = {k: _fact_cell(facts, fact_id(k)) for k in
               ("run.samples.total", "run.samples.scored", "run.samples.excluded")}
     return {
@@ -78,6 +85,7 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         "run": run,
         "counts": counts,
         "narrative": sections,
+        "findings": key_findings,
         "comparisons": comparisons,
         "exclusions": exclusions.to_dict(orient="records"),
         "part_names": part_names,

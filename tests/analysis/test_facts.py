@@ -162,9 +162,10 @@ def test_to_dict_json_is_byte_identical_for_different_insertion_orders():
 def test_facts_from_statistics_makes_one_fact_per_stat_per_group():
     stats = group_statistics(_scores())
     facts = facts_from_statistics(stats)
-    assert len(stats) == 3 * 3 * 3  # (2 classes + all) x 3 regions x 3 metrics
+    # (2 classes + all) x 3 regions x 3 metrics, for all samples
+    assert len(stats[stats.subset == "all"]) == 3 * 3 * 3
     assert len(facts) == len(stats) * len(STAT_COLUMNS)
-    for row in stats.itertuples(index=False):
+    for row in stats[stats.subset == "all"].itertuples(index=False):
         dims = {"model": row.model, "method": row.method, "class": row.class_name,
                 "region": row.region}
         for stat in STAT_COLUMNS:

@@ -133,9 +133,20 @@ def test_group_statistics_has_one_row_per_model_method_class_region_metric():
                      regions=("background", "head", "body"),
                      metrics=("pqah.ph", "pqah.precision"))
     stats = group_statistics(scores)
-    # 2 models x 2 methods x (2 classes + all) x 3 regions x 2 metrics
-    assert len(stats) == 2 * 2 * 3 * 3 * 2
+    # 2 models x 2 methods x (2 classes + all) x 3 regions x 2 metrics, for all samples
+    assert len(stats[stats.subset == "all"]) == 2 * 2 * 3 * 3 * 2
     assert not stats.duplicated(GROUP_KEYS).any()
+
+
+def test_correct_and_misclassified_subsets_split_the_samples_of_each_group():
+    scores = _scores(per_class=8)
+    scores["correct"] = scores["image_id"].str.endswith(("0", "1", "2"))
+    stats = group_statistics(scores).set_index(GROUP_KEYS[:-1] + ["subset"])
+    for key in stats.xs("all", level="subset").index:
+        n_all = stats.loc[(*key, "all"), "n"]
+        n_ok = stats.loc[(*key, "correct"), "n"]
+        n_bad = stats.loc[(*key, "misclassified"), "n"]
+        assert n_ok + n_bad == n_all and n_ok > 0 and n_bad > 0
 
 
 def test_group_statistics_counts_only_present_regions():
@@ -144,7 +155,8 @@ def test_group_statistics_counts_only_present_regions():
     drop = (scores.class_name == "cat") & (scores.region == "head") \
         & scores.image_id.isin(["cat-0", "cat-1"])
     stats = group_statistics(scores[~drop])
-    head = stats[(stats.region == "head") & (stats.metric == "pqah.ph")].set_index("class_name")
+    head = stats[(stats.region == "head") & (stats.metric == "pqah.ph")
+                 & (stats.subset == "all")].set_index("class_name")
     assert head.loc["cat", "n"] == 3
     assert head.loc["fish", "n"] == 5
     assert head.loc[ALL_CLASSES, "n"] == 8
@@ -169,9 +181,10 @@ def test_group_ci_does_not_change_when_other_groups_are_added_or_removed():
                        ignore_index=True)
     alone = group_statistics(cat, seed=9)
     together = group_statistics(pd.concat([cat, others], ignore_index=True), seed=9)
-    sel_alone = alone[alone.class_name == "cat"].reset_index(drop=True)
-    sel_together = together[(together.class_name == "cat")
-                            & (together.model == "partnet")].reset_index(drop=True)
+    sel_alone = alone[(alone.class_name == "cat") & (alone.subset == "all")
+                      ].reset_index(drop=True)
+    sel_together = together[(together.class_name == "cat") & (together.model == "partnet")
+                            & (together.subset == "all")].reset_index(drop=True)
     assert len(sel_alone) == 6
     pd.testing.assert_frame_equal(sel_alone, sel_together)
 

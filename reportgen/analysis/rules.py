@@ -1,0 +1,405 @@
+"""Findings rules: deterministic, thresholded, each with its evidence facts.
+
+Every rule is a function ``(RuleContext) -> list[Finding]`` registered with ``@rule``; it may
+add the facts its statement needs (test statistics, effect sizes) to ``ctx.facts``. Thresholds
+live in ``FindingsConfig`` (the run config's ``findings`` section).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from reportgen.analysis.facts import FactTable, fact_id
+from reportgen.analysis.findings import Finding, rank_findings
+from reportgen.analysis.significance import holm, mann_whitney, wilcoxon_paired
+from reportgen.analysis.stats import ALL_CLASSES
+from reportgen.data.sample import BACKGROUND
+from reportgen.narrative.placeholders import placeholder as ph
+
+BASELINE_MODEL = "baseline"
+HEAT_SHARE = "pqah.precision"
+AREA_SHARE = "region.area_share"
+PH = "pqah.ph"
+
+
+@dataclass(frozen=True)
+class FindingsConfig:
+    """Thresholds of the findings rules.
+
+    ``alpha``: family-wise error rate (Holm) of every test; ``min_n``: fewest samples per side
+    for a test; ``background_share``: median heat share on the background above which a
+    model/method relies on it; ``min_cliffs_delta`` / ``min_difference``: smallest effect that
+    counts (Cliff's delta; median difference in the metric's unit); ``neglect_ratio``: a part is
+    neglected when its median heat share is below this fraction of its median area share;
+    ``road_min``: ROAD combined score at or below which heatmaps are called unfaithful.
+    """
+
+    alpha: float = 0.05
+    min_n: int = 10
+    background_share: float = 0.5
+    min_cliffs_delta: float = 0.33
+    min_difference: float = 0.05
+    neglect_ratio: float = 0.5
+    road_min: float = 0.0
+    seed: int = 0
+
+
+@dataclass
+class RuleContext:
+    scores: pd.DataFrame
+    facts: FactTable
+    config: FindingsConfig
+
+    def pairs(self) -> list[tuple[str, str]]:
+        s = self.scores[self.scores.model != BASELINE_MODEL]
+        return sorted(set(zip(s.model, s.method, strict=True)))
+
+    def values(self, metric: str, region: str, **where) -> pd.DataFrame:
+        s = self.scores
+        mask = (s.metric == metric) & (s.region == region)
+        for k, v in where.items():
+            mask &= s[k] == v
+        return s[mask]
+
+    def add_fact(self, name: str, value: float, n: int, unit: str, direction: str = "neither",
+                 **dims: str) -> str:
+        fid = fact_id(name, **dims)
+        if fid not in self.facts:
+            self.facts.add_value(name, value, n, unit, direction, **dims)
+        return fid
+
+    def rng(self, *keys: str) -> np.random.Generator:
+        digest = hashlib.sha256("|".join(keys).encode()).digest()
+        return np.random.default_rng([self.config.seed, int.from_bytes(digest[:8], "little")])
+
+
+Rule = Callable[[RuleContext], list[Finding]]
+RULES: dict[str, Rule] = {}
+
+
+def rule(kind: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES[kind] = fn
+        fn.kind = kind  # type: ignore[attr-defined]
+        return fn
+
+    return register
+
+
+def _stat(metric: str, stat: str, **dims: str) -> str:
+    return fact_id(f"{metric}.{stat}", **dims)
+
+
+def _finding(kind: str, severity: str, subject: dict[str, str], statement: str,
+             evidence: list[str], effect: float = 0.0) -> Finding:
+    fid = "|".join([kind, *(f"{k}={v}" for k, v in subject.items())])
+    return Finding(fid, kind, severity, dict(subject), statement, evidence, float(effect))
+
+
+@rule("background_reliance")
+def background_reliance(ctx: RuleContext) -> list[Finding]:
+    """Median heat share on the background at or above the threshold (and above the centre
+    baseline when it was scored)."""
+    out = []
+    for model, method in ctx.pairs():
+        dims = {"model": model, "method": method, "class": ALL_CLASSES, "region": BACKGROUND}
+        share = _stat(HEAT_SHARE, "q2", **dims)
+        if share not in ctx.facts or ctx.facts[share].value < ctx.config.background_share:
+            continue
+        evidence = [share, _stat(HEAT_SHARE, "n", **dims)]
+        statement = (f"{model} with {method}: a median {ph(share)} of the heat falls on the "
+                     f"background (n = {ph(evidence[1])} images).")
+        centre = _stat(HEAT_SHARE, "q2", **{**dims, "model": BASELINE_MODEL, "method": "center"})
+        if centre in ctx.facts:
+            if ctx.facts[share].value <= ctx.facts[centre].value:
+                continue
+            evidence.append(centre)
+            statement = statement[:-1] + (f", more than the {ph(centre)} of a centred "
+                                          "Gaussian baseline.")
+        out.append(_finding("background_reliance", "medium", {"model": model, "method": method},
+                            statement, evidence, ctx.facts[share].value))
+    return out
+
+
+@rule("class_shortcut")
+def class_shortcut(ctx: RuleContext) -> list[Finding]:
+    """A class whose background heat share stands out from the other classes': Mann-Whitney
+    U with Holm correction across the classes of a model/method, and Cliff's delta."""
+    cfg, out = ctx.config, []
+    for model, method in ctx.pairs():
+        bg = ctx.values(HEAT_SHARE, BACKGROUND, model=model, method=method)
+        classes = sorted(bg.class_name.unique())
+        tests = []
+        for cls in classes:
+            a = bg.value[bg.class_name == cls].to_numpy()
+            b = bg.value[bg.class_name != cls].to_numpy()
+            if min(a.size, b.size) >= cfg.min_n:
+                tests.append((cls, mann_whitney(a, b)))
+        p_adj = holm([t.p_value for _, t in tests])
+        for (cls, t), p in zip(tests, p_adj, strict=True):
+            if not (p < cfg.alpha and t.cliffs_delta >= cfg.min_cliffs_delta
+                    and t.median_a - t.median_b >= cfg.min_difference):
+                continue
+            dims = {"model": model, "method": method, "class": cls, "region": BACKGROUND}
+            own = _stat(HEAT_SHARE, "q2", **dims)
+            n_own = _stat(HEAT_SHARE, "n", **dims)
+            other = ctx.add_fact(f"{HEAT_SHARE}.q2_other_classes", t.median_b, t.n_b, "share",
+                                 "neither", **dims)
+            delta = ctx.add_fact("shortcut.cliffs_delta", t.cliffs_delta, t.n_a + t.n_b,
+                                 "fraction", "neither", **dims)
+            pf = ctx.add_fact("shortcut.p_holm", p, t.n_a + t.n_b, "p-value", "lower", **dims)
+            statement = (f"Class {cls}: a median {ph(own)} of {model}'s {method} heat falls on "
+                         f"the background (n = {ph(n_own)}), against {ph(other)} for the other "
+                         f"classes (Cliff's delta {ph(delta)}, Holm-adjusted p {ph(pf)}): the "
+                         f"model may use the background as a shortcut for {cls}.")
+            out.append(_finding("class_shortcut", "high",
+                                {"model": model, "method": method, "class": cls},
+                                statement, [own, n_own, other, delta, pf], t.cliffs_delta))
+    return out
+
+
+@rule("dominant_part")
+def dominant_part(ctx: RuleContext) -> list[Finding]:
+    """Per class, the part with the highest median PH."""
+    out = []
+    for model, method in ctx.pairs():
+        for cls in _classes(ctx, model, method):
+            medians = _part_medians(ctx, PH, model, method, cls)
+            if not medians:
+                continue
+            region, fid = max(medians, key=lambda rf: (ctx.facts[rf[1]].value, rf[0]))
+            n = _stat(PH, "n", model=model, method=method, **{"class": cls}, region=region)
+            where = "all classes" if cls == ALL_CLASSES else f"class {cls}"
+            out.append(_finding(
+                "dominant_part", "info", {"model": model, "method": method, "class": cls},
+                f"For {where}, {model}'s {method} heat overlaps most with the {region} "
+                f"(median PH {ph(fid)}, n = {ph(n)}).", [fid, n], ctx.facts[fid].value))
+    return out
+
+
+@rule("neglected_part")
+def neglected_part(ctx: RuleContext) -> list[Finding]:
+    """A part whose median heat share is below ``neglect_ratio`` x its median area share."""
+    out = []
+    for model, method in ctx.pairs():
+        for cls in _classes(ctx, model, method):
+            for region, heat in _part_medians(ctx, HEAT_SHARE, model, method, cls):
+                dims = {"model": model, "method": method, "class": cls, "region": region}
+                area = _stat(AREA_SHARE, "q2", **dims)
+                if area not in ctx.facts or ctx.facts[area].value <= 0:
+                    continue
+                ratio = ctx.facts[heat].value / ctx.facts[area].value
+                if ratio >= ctx.config.neglect_ratio:
+                    continue
+                where = "all classes" if cls == ALL_CLASSES else f"class {cls}"
+                out.append(_finding(
+                    "neglected_part", "low", {"model": model, "method": method, "class": cls,
+                                              "region": region},
+                    f"For {where}, the {region} covers a median {ph(area)} of the image but "
+                    f"receives only {ph(heat)} of {model}'s {method} heat.",
+                    [heat, area], 1 - ratio))
+    return out
+
+
+@rule("misclassified_shift")
+def misclassified_shift(ctx: RuleContext) -> list[Finding]:
+    """Background heat share of misclassified vs correctly classified samples."""
+    cfg, tests = ctx.config, []
+    for model, method in ctx.pairs():
+        bg = ctx.values(HEAT_SHARE, BACKGROUND, model=model, method=method)
+        wrong = bg.value[~bg.correct.astype(bool)].to_numpy()
+        right = bg.value[bg.correct.astype(bool)].to_numpy()
+        if min(wrong.size, right.size) >= cfg.min_n:
+            tests.append(((model, method), mann_whitney(wrong, right)))
+    out = []
+    for ((model, method), t), p in zip(tests, holm([t.p_value for _, t in tests]), strict=True):
+        if p >= cfg.alpha or abs(t.cliffs_delta) < cfg.min_cliffs_delta:
+            continue
+        dims = {"model": model, "method": method, "class": ALL_CLASSES, "region": BACKGROUND}
+        wrong_f = _stat(HEAT_SHARE, "q2", **dims, subset="misclassified")
+        right_f = _stat(HEAT_SHARE, "q2", **dims, subset="correct")
+        pf = ctx.add_fact("misclassified.p_holm", p, t.n_a + t.n_b, "p-value", "lower", **dims)
+        word = "more" if t.cliffs_delta > 0 else "less"
+        out.append(_finding(
+            "misclassified_shift", "medium", {"model": model, "method": method},
+            f"When {model} is wrong, its {method} heat falls {word} on the background: a median "
+            f"{ph(wrong_f)} for misclassified against {ph(right_f)} for correct samples "
+            f"(Holm-adjusted p {ph(pf)}).", [wrong_f, right_f, pf], t.cliffs_delta))
+    return out
+
+
+def _paired_findings(ctx: RuleContext, kind: str, families: Iterator[tuple]) -> list[Finding]:
+    """Paired Wilcoxon per region on the same samples, Holm within each family."""
+    cfg, out = ctx.config, []
+    for family in families:
+        label, (dims_a, dims_b), regions = family
+        tests = []
+        for region in regions:
+            a = ctx.values(PH, region, **dims_a)
+            b = ctx.values(PH, region, **dims_b)
+            joined = a.merge(b, on=["image_id", "object_id"], suffixes=("_a", "_b"))
+            if len(joined) >= cfg.min_n:
+                rng = ctx.rng(kind, label, region)
+                tests.append((region, wilcoxon_paired(joined.value_a.to_numpy(),
+                                                      joined.value_b.to_numpy(), rng)))
+        for (region, t), p in zip(tests, holm([t.p_value for _, t in tests]), strict=True):
+            if p >= cfg.alpha or abs(t.median_difference) < cfg.min_difference:
+                continue
+            dims = {**label, "class": ALL_CLASSES, "region": region}
+            diff = ctx.add_fact("paired.ph.median_difference", t.median_difference, t.n,
+                                "fraction", "neither", **dims)
+            lo = ctx.add_fact("paired.ph.ci_low", t.ci_low, t.n, "fraction", "neither", **dims)
+            hi = ctx.add_fact("paired.ph.ci_high", t.ci_high, t.n, "fraction", "neither",
+                              **dims)
+            pf = ctx.add_fact("paired.ph.p_holm", p, t.n, "p-value", "lower", **dims)
+            n = ctx.add_fact("paired.n", t.n, t.n, "count", **dims)
+            first, second = _paired_names(kind, dims_a, dims_b)
+            word = "more" if t.median_difference > 0 else "less"
+            out.append(_finding(
+                kind, "medium", {**label, "region": region},
+                f"On the same images, {first} puts {word} heat on the {region} than {second} "
+                f"(median PH difference {ph(diff)}, 95 % CI {ph(lo)} to {ph(hi)}, "
+                f"Holm-adjusted p {ph(pf)}, n = {ph(n)} images).",
+                [diff, lo, hi, pf, n], t.median_difference))
+    return out
+
+
+def _paired_names(kind: str, a: dict, b: dict) -> tuple[str, str]:
+    if kind == "model_difference":
+        return f"{a['model']} ({a['method']})", f"{b['model']}"
+    return f"{a['method']} ({a['model']})", f"{b['method']}"
+
+
+@rule("model_difference")
+def model_difference(ctx: RuleContext) -> list[Finding]:
+    models = sorted({m for m, _ in ctx.pairs()})
+    methods = sorted({m for _, m in ctx.pairs()})
+
+    def families():
+        for method in methods:
+            for a, b in combinations(models, 2):
+                regions = sorted(ctx.values(PH, BACKGROUND).region.unique().tolist()
+                                 + _parts(ctx))
+                yield ({"model": f"{a} vs {b}", "method": method},
+                       ({"model": a, "method": method}, {"model": b, "method": method}),
+                       sorted(set(regions)))
+
+    return _paired_findings(ctx, "model_difference", families())
+
+
+@rule("method_difference")
+def method_difference(ctx: RuleContext) -> list[Finding]:
+    models = sorted({m for m, _ in ctx.pairs()})
+    methods = sorted({m for _, m in ctx.pairs()})
+
+    def families():
+        for model in models:
+            for a, b in combinations(methods, 2):
+                yield ({"model": model, "method": f"{a} vs {b}"},
+                       ({"model": model, "method": a}, {"model": model, "method": b}),
+                       sorted({BACKGROUND, *_parts(ctx)}))
+
+    return _paired_findings(ctx, "method_difference", families())
+
+
+@rule("above_chance")
+def above_chance(ctx: RuleContext) -> list[Finding]:
+    """A part a method 'attends to' must beat both baselines there (paired, Holm)."""
+    cfg, out = ctx.config, []
+    baselines = sorted(ctx.scores[ctx.scores.model == BASELINE_MODEL].method.unique())
+    if not baselines:
+        return out
+    for model, method in ctx.pairs():
+        tests = []
+        for region in _parts(ctx):
+            a = ctx.values(PH, region, model=model, method=method)
+            results = []
+            for base in baselines:
+                b = ctx.values(PH, region, model=BASELINE_MODEL, method=base)
+                j = a.merge(b, on=["image_id", "object_id"], suffixes=("_a", "_b"))
+                if len(j) >= cfg.min_n:
+                    results.append(wilcoxon_paired(j.value_a.to_numpy(), j.value_b.to_numpy(),
+                                                   ctx.rng("above", model, method, region, base)))
+            if len(results) == len(baselines):
+                tests.append((region, results))
+        flat = holm([r.p_value for _, rs in tests for r in rs])
+        for i, (region, results) in enumerate(tests):
+            ps = flat[i * len(baselines):(i + 1) * len(baselines)]
+            beats = all(r.median_difference > 0 and p < cfg.alpha
+                        for r, p in zip(results, ps, strict=True))
+            dims = {"model": model, "method": method, "class": ALL_CLASSES, "region": region}
+            own = _stat(PH, "q2", **dims)
+            evidence = [own] + [_stat(PH, "q2", **{**dims, "model": BASELINE_MODEL,
+                                                   "method": b}) for b in baselines]
+            refs = " and ".join(f"{ph(e)} ({b})" for e, b in zip(evidence[1:], baselines,
+                                                                  strict=True))
+            if beats:
+                statement = (f"{model}'s {method} heat attends to the {region} above chance: "
+                             f"median PH {ph(own)} against the baselines' {refs}.")
+            else:
+                statement = (f"{model}'s {method} heat on the {region} (median PH {ph(own)}) "
+                             f"does not beat both baselines ({refs}); do not read it as "
+                             f"attention to the {region}.")
+            out.append(_finding("above_chance", "info" if beats else "low",
+                                {"model": model, "method": method, "region": region},
+                                statement, evidence, min(r.median_difference for r in results)))
+    return out
+
+
+@rule("faithfulness_caveat")
+def faithfulness_caveat(ctx: RuleContext) -> list[Finding]:
+    """ROAD combined score at or below ``road_min``: the heatmaps are not faithful."""
+    out = []
+    for model, method in ctx.pairs():
+        dims = {"model": model, "method": method, "class": ALL_CLASSES, "region": "object"}
+        road = _stat("road.combined", "q2", **dims)
+        if road in ctx.facts and ctx.facts[road].value <= ctx.config.road_min:
+            out.append(_finding(
+                "faithfulness_caveat", "high", {"model": model, "method": method},
+                f"{model}'s {method} heatmaps fail the ROAD faithfulness check (median combined "
+                f"score {ph(road)}): findings built on them are marked as uncertain.",
+                [road], -ctx.facts[road].value))
+    return out
+
+
+def _parts(ctx: RuleContext) -> list[str]:
+    s = ctx.scores
+    return sorted(set(s[(s.metric == PH) & (s.region != BACKGROUND)].region))
+
+
+def _classes(ctx: RuleContext, model: str, method: str) -> list[str]:
+    s = ctx.scores
+    return [ALL_CLASSES, *sorted(set(s[(s.model == model) & (s.method == method)].class_name))]
+
+
+def _part_medians(ctx: RuleContext, metric: str, model: str, method: str, cls: str
+                  ) -> list[tuple[str, str]]:
+    out = []
+    for region in _parts(ctx):
+        fid = _stat(metric, "q2", model=model, method=method, **{"class": cls}, region=region)
+        if fid in ctx.facts and ctx.facts[fid].n >= ctx.config.min_n:
+            out.append((region, fid))
+    return out
+
+
+def derive_findings(scores: pd.DataFrame, facts: FactTable, config: FindingsConfig | None = None,
+                    rules: list[str] | None = None) -> list[Finding]:
+    """Run the rules (all by default) and return their findings, ranked.
+
+    Findings about a model/method whose heatmaps failed the faithfulness check get a caveat.
+    """
+    ctx = RuleContext(scores, facts, config or FindingsConfig())
+    findings = [f for name in (rules or sorted(RULES)) for f in RULES[name](ctx)]
+    unfaithful = {(f.subject["model"], f.subject["method"]) for f in findings
+                  if f.kind == "faithfulness_caveat"}
+    findings = [replace(f, caveat="rests on heatmaps that failed the ROAD faithfulness check")
+                if f.kind != "faithfulness_caveat"
+                and (f.subject.get("model"), f.subject.get("method")) in unfaithful else f
+                for f in findings]
+    return rank_findings(findings)
