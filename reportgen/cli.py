@@ -107,6 +107,37 @@ def run(
         _fail(exc)
 
 
+@app.command("inspect")
+def inspect_command(
+    dataset: Annotated[str, typer.Argument(
+        help="A dataset folder, or a dataset spec file (YAML/JSON: format, root, options).")],
+    fmt: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--format", help="folder, partimagenet, pascal_part or mat_labelmap (default: "
+        "detected from the folder).")] = None,
+    option: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--option", "-o", help="A format option KEY=VALUE (VALUE is YAML); repeatable.")] = None,
+    limit: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--limit", help="Only the first N items.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, not text.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit with 1 when any sample has a problem.")] = False,
+) -> None:
+    """Check a dataset before a long run: samples per class and part, each region's pixel
+    share, and every image with a problem and why. Reads every image once; runs no model."""
+    import json
+
+    from reportgen.data.inspect import inspect_dataset, render_inspection
+    from reportgen.data.spec import spec_from_cli
+
+    try:
+        result = inspect_dataset(spec_from_cli(dataset, fmt, option), limit=limit)
+    except ReportgenError as exc:
+        _fail(exc)
+    print(json.dumps(result.to_dict(), indent=2) if as_json else render_inspection(result))
+    if strict and result.problems:
+        raise typer.Exit(1)
+
+
 @app.command()
 def render(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by demo or run.")],

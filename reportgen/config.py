@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from reportgen.errors import ConfigError
 from reportgen.heatmaps.cam import METHODS
 from reportgen.models.loading import ModelSpec
 from reportgen.models.preprocessing import Preprocessing
+
+NOTHING_TO_EXPLAIN = "give at least one model ('models') or precomputed heatmaps ('heatmaps')"
 
 
 class _Strict(BaseModel):
@@ -21,8 +23,36 @@ class _Strict(BaseModel):
 
 
 class DatasetConfig(_Strict):
+    """Where the dataset is and how to read it; ``options`` are the format's options
+    (reportgen.data.<format>.<Format>Options, listed in docs/datasets.md)."""
+
     root: Path
-    format: Literal["folder"] = "folder"
+    format: Literal["folder", "partimagenet", "pascal_part", "mat_labelmap"] = "folder"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _valid_options(self) -> DatasetConfig:
+        from reportgen.data.spec import check_options
+        from reportgen.errors import DatasetError
+
+        try:
+            check_options(self.format, self.options, where="dataset")
+        except DatasetError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def to_spec(self) -> dict[str, Any]:
+        """The spec ``reportgen.data.load_dataset`` opens."""
+        return {"format": self.format, "root": self.root, **self.options}
+
+
+class HeatmapFilesConfig(_Strict):
+    """Heatmaps made outside reportgen (SHAP, LIME, ...): a folder of ``<image_id>.npy`` /
+    ``.npz`` files or one ``.npz`` with ``heatmaps`` (N, h, w) and ``ids`` (N,)."""
+
+    method: str = Field(min_length=1)
+    path: Path
+    model: str = Field("external", min_length=1)
 
 
 class PreprocessingConfig(_Strict):
@@ -58,7 +88,8 @@ class ModelConfig(_Strict):
 class RunConfig(_Strict):
     title: str = "Heatmap analysis report"
     dataset: DatasetConfig
-    models: list[ModelConfig] = Field(min_length=1)
+    models: list[ModelConfig] = []
+    heatmaps: list[HeatmapFilesConfig] = []
     methods: list[str] = ["gradcam"]
     batch_size: int = Field(32, gt=0)
     device: str = "auto"
@@ -72,6 +103,12 @@ class RunConfig(_Strict):
         if unknown:
             raise ValueError(f"unknown methods {unknown}; choose from {sorted(METHODS)}")
         return methods
+
+    @model_validator(mode="after")
+    def _something_to_explain(self) -> RunConfig:
+        if not self.models and not self.heatmaps:
+            raise ValueError(NOTHING_TO_EXPLAIN)
+        return self
 
     def fingerprint(self) -> str:
         """Content hash of the configuration (paths as written)."""
@@ -91,6 +128,13 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
         models.append(m)
     if models:
         raw["models"] = models
+    heatmaps = []
+    for h in raw.get("heatmaps") or []:
+        if isinstance(h, dict) and h.get("path"):
+            h = {**h, "path": base / h["path"]}
+        heatmaps.append(h)
+    if heatmaps:
+        raw["heatmaps"] = heatmaps
     return raw
 
 
@@ -118,6 +162,9 @@ def config_from_dict(raw: dict, overrides: dict | None = None, source: str = "co
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
-                             for e in exc.errors())
-        raise ConfigError(f"{source}: {problems}") from None
+        problems = [f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
+                    for e in exc.errors()]
+        if not raw.get("models") and not raw.get("heatmaps") and not any(
+                "models" in p for p in problems):
+            problems.append(f"models: {NOTHING_TO_EXPLAIN}")
+        raise ConfigError(f"{source}: {'; '.join(problems)}") from None

@@ -9,10 +9,11 @@ from reportgen.resources import sample_data_dir
 def demo_config() -> RunConfig:
     root = sample_data_dir()
     return config_from_dict({
-        "title": "reportgen demo: where does PartNet look on the part world?",
+        "title": "reportgen demo: does PartNet take the background shortcut?",
         "dataset": {"root": root / "parts_world"},
-        "models": [{"spec": root / "models" / "partnet_biased.json"}],
-        "methods": ["gradcam"],
+        "models": [{"spec": root / "models" / "partnet_biased.json"},
+                   {"spec": root / "models" / "partnet_debiased.json"}],
+        "methods": ["gradcam", "gradcam++"],
         "batch_size": 50,
         "device": "cpu",
         "seed": 0,

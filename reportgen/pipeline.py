@@ -27,11 +27,12 @@ from reportgen.analysis.findings import Finding
 from reportgen.analysis.rules import FindingsConfig, derive_findings
 from reportgen.analysis.stats import ALL_CLASSES, group_statistics
 from reportgen.config import RunConfig
-from reportgen.data.folder import load_dataset
+from reportgen.data import load_dataset
+from reportgen.data.heatmap_files import heatmap_groups, open_heatmaps
 from reportgen.data.sample import Sample
 from reportgen.errors import ReportgenError
 from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
-from reportgen.heatmaps.cam import compute_heatmaps
+from reportgen.heatmaps.cam import HeatmapBatch, compute_heatmaps
 from reportgen.io import atomic_write, atomic_write_json, atomic_write_text
 from reportgen.models.loading import load_model
 from reportgen.narrative.section import NarrativeSection
@@ -113,11 +114,12 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
     seed_everything(config.seed)
     device = choose_device(config.device)
     with timer.stage("load"):
-        dataset = load_dataset(config.dataset.root, limit=config.limit)
+        dataset = load_dataset(config.dataset.to_spec(), limit=config.limit)
         models = [load_model(m.to_spec(), device) for m in config.models]
+        external = [(h, open_heatmaps(h.path)) for h in config.heatmaps]
     class_names = list(dataset.class_names)
     if ALL_CLASSES in class_names:
-        raise ReportgenError(f"{dataset.manifest_path}: the class name {ALL_CLASSES!r} is "
+        raise ReportgenError(f"{dataset.root}: the class name {ALL_CLASSES!r} is "
                              "reserved for statistics pooled over all classes; rename it")
     for m in models:
         if m.spec.num_classes != len(class_names):
@@ -139,6 +141,17 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                         heat = compute_heatmaps(model, inputs, method)
                         table, excluded = score_batch(samples, heat, model.name, method,
                                                       class_names)
+                        frames.append(table)
+                        exclusions += excluded
+                for spec, source in external:
+                    groups, missing = heatmap_groups(samples, source, spec.model, spec.method)
+                    exclusions += missing
+                    for group in groups:
+                        heat = HeatmapBatch(group.heatmaps, group.predicted,
+                                            np.full(len(group.samples), np.nan, np.float32),
+                                            group.target)
+                        table, excluded = score_batch(group.samples, heat, spec.model,
+                                                      spec.method, class_names)
                         frames.append(table)
                         exclusions += excluded
             scored += len(samples)
@@ -168,7 +181,8 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         "device": str(device),
         "versions": versions(),
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "dataset": {"name": dataset.name, "root_name": Path(config.dataset.root).name,
+        "dataset": {"name": dataset.name, "format": dataset.format,
+                    "root_name": Path(config.dataset.root).name,
                     "class_names": class_names, "part_names": list(dataset.part_names)},
         "models": [m.name for m in models],
         "model_specs": [{"name": m.name, "arch": m.spec.arch, "num_classes": m.spec.num_classes,
@@ -176,6 +190,12 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                          "target_layer": m.spec.target_layer,
                          "preprocessing": asdict(m.spec.preprocessing)} for m in models],
         "methods": list(config.methods),
+        "precomputed_heatmaps": [{"method": h.method, "model": h.model, "path": str(h.path)}
+                                 for h in config.heatmaps],
+        "skipped_metrics": [{"metrics": "faithfulness", "method": h.method,
+                             "reason": "precomputed heatmaps: there is no model to re-run on "
+                                       "the modified images these metrics need"}
+                            for h in config.heatmaps],
     }
     with timer.stage("write_data"):
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -196,6 +216,7 @@ def _accuracy_facts(scores: pd.DataFrame, facts: FactTable) -> None:
     if scores.empty:
         return
     per_image = scores.drop_duplicates(["model", "method", "image_id", "object_id"])
+    per_image = per_image[per_image["predicted_class"] != ""]  # precomputed: no prediction
     for (model, method), group in per_image.groupby(["model", "method"], sort=True):
         facts.add_value("model.accuracy", 100.0 * group["correct"].mean(), len(group),
                         "percent", "higher", model=model, method=method)

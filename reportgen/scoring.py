@@ -11,7 +11,7 @@ import pandas as pd
 from reportgen.data.sample import IGNORE_INDEX, Sample
 from reportgen.exclusions import Exclusion
 from reportgen.heatmaps.cam import HeatmapBatch
-from reportgen.metrics.pqah import score_regions
+from reportgen.metrics.pqah import score_masks, score_regions
 from reportgen.metrics.registry import MetricInfo, register_metric
 
 SCORE_COLUMNS = ["image_id", "object_id", "class_name", "target_class", "predicted_class",
@@ -24,10 +24,27 @@ REGION_METRICS = {"pqah.precision": "precision", "pqah.recall": "recall", "pqah.
     "region.area_share", "Area share", "share of the image's (non-void) pixels that the region "
     "covers: the heat share a uniform heatmap would give it", (0.0, 1.0), "neither", "share",
     "reportgen"))
-def area_share(area: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """(N, R) pixel counts -> (N, R) share of each sample's non-void pixels; NaN where absent."""
-    valid = area.sum(axis=1, keepdims=True).astype(np.float64)
+def area_share(area: np.ndarray, present: np.ndarray, valid: np.ndarray | None = None
+               ) -> np.ndarray:
+    """(N, R) pixel counts -> (N, R) share of each sample's non-void pixels; NaN where absent.
+
+    ``valid`` (N,) non-void pixel counts; by default the row sums of ``area``, which is right
+    only when regions do not overlap (label maps).
+    """
+    valid = (area.sum(axis=1) if valid is None else valid)[:, None].astype(np.float64)
     return np.where(present, area / np.maximum(valid, 1), np.nan)
+
+
+def _score_group(group: Sequence[Sample], heatmaps: np.ndarray, num_regions: int):
+    """RegionScores of samples of one size and one form (label maps, or overlapping masks)."""
+    if group[0].has_label_map:
+        return score_regions(heatmaps, np.stack([s.labels for s in group]), num_regions,
+                             ignore_index=IGNORE_INDEX)
+    void = None
+    if any(s.void_mask is not None for s in group):
+        void = np.stack([~s.valid_pixels() for s in group])
+    return score_masks(heatmaps, np.stack([s.part_masks for s in group]),
+                       np.stack([s.background_mask() for s in group]), void=void)
 
 
 def empty_scores() -> pd.DataFrame:
@@ -41,22 +58,21 @@ def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
     Samples are scored in groups of equal label-map size (one vectorised call per group).
     Degenerate heatmaps become exclusions; absent regions produce no row.
     """
-    by_shape: dict[tuple[int, int], list[int]] = defaultdict(list)
+    by_shape: dict[tuple[bool, int, int], list[int]] = defaultdict(list)
     for i, s in enumerate(samples):
-        by_shape[s.labels.shape].append(i)
+        by_shape[(s.has_label_map, *s.size)].append(i)
     frames, exclusions = [], []
     regions = np.array(samples[0].region_names, dtype=object) if samples else np.array([])
     for idx in by_shape.values():
-        labels = np.stack([samples[i].labels for i in idx])
-        scores = score_regions(batch.heatmaps[idx], labels, len(regions),
-                               ignore_index=IGNORE_INDEX)
+        scores = _score_group([samples[i] for i in idx], batch.heatmaps[idx], len(regions))
         for j, i in enumerate(idx):
             if scores.degenerate[j]:
                 exclusions.append(Exclusion(samples[i].image_id, "metrics",
                                             "degenerate heatmap (no positive or a non-finite "
                                             "value)", samples[i].source, model, method))
         per_metric = {"precision": scores.precision, "recall": scores.recall, "ph": scores.ph,
-                      "area_share": area_share(scores.area, np.isfinite(scores.ph))}
+                      "area_share": area_share(scores.area, np.isfinite(scores.ph), np.array(
+                          [samples[i].valid_pixels().sum() for i in idx]))}
         for metric, attr in REGION_METRICS.items():
             values = per_metric[attr]
             rows, cols = np.nonzero(np.isfinite(values))
@@ -67,7 +83,7 @@ def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
                 "object_id": [samples[i].object_id for i in sample_idx],
                 "class_name": [samples[i].class_name for i in sample_idx],
                 "target_class": [class_names[t] for t in batch.target[sample_idx]],
-                "predicted_class": [class_names[p] for p in predicted],
+                "predicted_class": [class_names[p] if p >= 0 else "" for p in predicted],
                 "correct": predicted == np.array([samples[i].class_index for i in sample_idx],
                                                  dtype=np.int64),
                 "model": model,

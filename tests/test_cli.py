@@ -104,8 +104,8 @@ def test_run_writes_the_report_and_run_files(runner, tmp_path, run_config):
     run_info = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert run_info["config"]["limit"] == 4  # the --limit flag overrides the config
     assert run_info["models"] == ["random-partnet"]
-    assert run_info["model_specs"][0]["preprocessing"] == {
-        "size": 96, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    assert run_info["model_specs"][0]["preprocessing"].items() >= {
+        "size": 96, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}.items()
     assert run_info["dataset"]["class_names"] == ["bird", "fish", "turtle", "beetle"]
 
     facts = {f["id"]: f for f in json.loads((out / "facts.json").read_text())["facts"]}
@@ -144,3 +144,11 @@ def test_render_on_an_empty_folder_exits_2(runner, tmp_path):
     assert "not a complete run directory" in result.stderr.replace("\n", "")
     assert result.stdout == ""
     assert not (empty / "report.html").exists()
+
+
+def test_inspect_prints_counts_and_problems_and_strict_exits_1(tmp_path, folder_dataset):
+    (folder_dataset / "images" / "s_0003.png").write_bytes(b"broken")
+    result = CliRunner().invoke(app, ["inspect", str(folder_dataset)])
+    assert result.exit_code == 0 and "8 items: 7 samples, 1 excluded" in result.output
+    assert CliRunner().invoke(app, ["inspect", str(folder_dataset), "--strict"]).exit_code == 1
+    assert CliRunner().invoke(app, ["inspect", str(tmp_path / "missing")]).exit_code == 2

@@ -17,7 +17,12 @@ import pandas as pd
 
 from reportgen.analysis.facts import FactTable, fact_id
 from reportgen.analysis.findings import Finding, rank_findings
-from reportgen.analysis.significance import holm, mann_whitney, wilcoxon_paired
+from reportgen.analysis.significance import (
+    bootstrap_median_ci,
+    holm,
+    mann_whitney,
+    wilcoxon_paired,
+)
 from reportgen.analysis.stats import ALL_CLASSES
 from reportgen.data.sample import BACKGROUND
 from reportgen.narrative.placeholders import placeholder as ph
@@ -56,16 +61,31 @@ class RuleContext:
     facts: FactTable
     config: FindingsConfig
 
+    def __post_init__(self):
+        # Rules look up (metric, region, model, method) slices many times: index them once.
+        keys = ["metric", "region", "model", "method"]
+        self._slices = {k: g for k, g in self.scores.groupby(keys, sort=False)}
+
     def pairs(self) -> list[tuple[str, str]]:
         s = self.scores[self.scores.model != BASELINE_MODEL]
         return sorted(set(zip(s.model, s.method, strict=True)))
 
     def values(self, metric: str, region: str, **where) -> pd.DataFrame:
+        if set(where) == {"model", "method"}:
+            return self._slices.get((metric, region, where["model"], where["method"]),
+                                    self.scores.iloc[:0])
         s = self.scores
         mask = (s.metric == metric) & (s.region == region)
         for k, v in where.items():
             mask &= s[k] == v
         return s[mask]
+
+    def paired(self, a: pd.DataFrame, b: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Values of ``a`` and ``b`` on the samples they share, aligned."""
+        ka = a.image_id.astype(str) + "#" + a.object_id.astype(str)
+        kb = b.image_id.astype(str) + "#" + b.object_id.astype(str)
+        _, ia, ib = np.intersect1d(ka.to_numpy(), kb.to_numpy(), return_indices=True)
+        return a.value.to_numpy()[ia], b.value.to_numpy()[ib]
 
     def add_fact(self, name: str, value: float, n: int, unit: str, direction: str = "neither",
                  **dims: str) -> str:
@@ -75,7 +95,7 @@ class RuleContext:
         return fid
 
     def rng(self, *keys: str) -> np.random.Generator:
-        digest = hashlib.sha256("|".join(keys).encode()).digest()
+        digest = hashlib.sha256("|".join(map(str, keys)).encode()).digest()
         return np.random.default_rng([self.config.seed, int.from_bytes(digest[:8], "little")])
 
 
@@ -130,37 +150,41 @@ def background_reliance(ctx: RuleContext) -> list[Finding]:
 @rule("class_shortcut")
 def class_shortcut(ctx: RuleContext) -> list[Finding]:
     """A class whose background heat share stands out from the other classes': Mann-Whitney
-    U with Holm correction across the classes of a model/method, and Cliff's delta."""
-    cfg, out = ctx.config, []
+    U with Holm correction across every model, method and class, and Cliff's delta. Samples
+    are grouped by the class their heatmap explains (``target_class``)."""
+    cfg, out, tests = ctx.config, [], []
     for model, method in ctx.pairs():
         bg = ctx.values(HEAT_SHARE, BACKGROUND, model=model, method=method)
-        classes = sorted(bg.class_name.unique())
-        tests = []
-        for cls in classes:
-            a = bg.value[bg.class_name == cls].to_numpy()
-            b = bg.value[bg.class_name != cls].to_numpy()
+        # Grouped by the class each heatmap explains: the evidence the model uses for it.
+        explained = bg.target_class.to_numpy()
+        for cls in sorted(set(explained)):
+            a = bg.value.to_numpy()[explained == cls]
+            b = bg.value.to_numpy()[explained != cls]
             if min(a.size, b.size) >= cfg.min_n:
-                tests.append((cls, mann_whitney(a, b)))
-        p_adj = holm([t.p_value for _, t in tests])
-        for (cls, t), p in zip(tests, p_adj, strict=True):
-            if not (p < cfg.alpha and t.cliffs_delta >= cfg.min_cliffs_delta
-                    and t.median_a - t.median_b >= cfg.min_difference):
-                continue
-            dims = {"model": model, "method": method, "class": cls, "region": BACKGROUND}
-            own = _stat(HEAT_SHARE, "q2", **dims)
-            n_own = _stat(HEAT_SHARE, "n", **dims)
-            other = ctx.add_fact(f"{HEAT_SHARE}.q2_other_classes", t.median_b, t.n_b, "share",
-                                 "neither", **dims)
-            delta = ctx.add_fact("shortcut.cliffs_delta", t.cliffs_delta, t.n_a + t.n_b,
-                                 "fraction", "neither", **dims)
-            pf = ctx.add_fact("shortcut.p_holm", p, t.n_a + t.n_b, "p-value", "lower", **dims)
-            statement = (f"Class {cls}: a median {ph(own)} of {model}'s {method} heat falls on "
-                         f"the background (n = {ph(n_own)}), against {ph(other)} for the other "
-                         f"classes (Cliff's delta {ph(delta)}, Holm-adjusted p {ph(pf)}): the "
-                         f"model may use the background as a shortcut for {cls}.")
-            out.append(_finding("class_shortcut", "high",
-                                {"model": model, "method": method, "class": cls},
-                                statement, [own, n_own, other, delta, pf], t.cliffs_delta))
+                tests.append((model, method, cls, mann_whitney(a, b)))
+    # One family: every model, method and class of the run.
+    p_adj = holm([t.p_value for *_, t in tests])
+    for (model, method, cls, t), p in zip(tests, p_adj, strict=True):
+        if not (p < cfg.alpha and t.cliffs_delta >= cfg.min_cliffs_delta
+                and t.median_a - t.median_b >= cfg.min_difference):
+            continue
+        dims = {"model": model, "method": method, "class": cls, "region": BACKGROUND}
+        own = ctx.add_fact(f"{HEAT_SHARE}.q2_explaining", t.median_a, t.n_a, "share",
+                           "neither", **dims)
+        n_own = ctx.add_fact("shortcut.n_explaining", t.n_a, t.n_a, "count", **dims)
+        other = ctx.add_fact(f"{HEAT_SHARE}.q2_other_classes", t.median_b, t.n_b, "share",
+                             "neither", **dims)
+        delta = ctx.add_fact("shortcut.cliffs_delta", t.cliffs_delta, t.n_a + t.n_b,
+                             "fraction", "neither", **dims)
+        pf = ctx.add_fact("shortcut.p_holm", p, t.n_a + t.n_b, "p-value", "lower", **dims)
+        statement = (f"When {model}'s {method} heatmaps explain class {cls}, a median "
+                     f"{ph(own)} of the heat falls on the background (n = {ph(n_own)}), "
+                     f"against {ph(other)} for the other classes (Cliff's delta {ph(delta)}, "
+                     f"Holm-adjusted p {ph(pf)}): the model may use the background as a "
+                     f"shortcut for {cls}.")
+        out.append(_finding("class_shortcut", "high",
+                            {"model": model, "method": method, "class": cls},
+                            statement, [own, n_own, other, delta, pf], t.cliffs_delta))
     return out
 
 
@@ -219,7 +243,8 @@ def misclassified_shift(ctx: RuleContext) -> list[Finding]:
             tests.append(((model, method), mann_whitney(wrong, right)))
     out = []
     for ((model, method), t), p in zip(tests, holm([t.p_value for _, t in tests]), strict=True):
-        if p >= cfg.alpha or abs(t.cliffs_delta) < cfg.min_cliffs_delta:
+        if (p >= cfg.alpha or abs(t.cliffs_delta) < cfg.min_cliffs_delta
+                or abs(t.median_a - t.median_b) < cfg.min_difference):
             continue
         dims = {"model": model, "method": method, "class": ALL_CLASSES, "region": BACKGROUND}
         wrong_f = _stat(HEAT_SHARE, "q2", **dims, subset="misclassified")
@@ -241,22 +266,19 @@ def _paired_findings(ctx: RuleContext, kind: str, families: Iterator[tuple]) -> 
         label, (dims_a, dims_b), regions = family
         tests = []
         for region in regions:
-            a = ctx.values(PH, region, **dims_a)
-            b = ctx.values(PH, region, **dims_b)
-            joined = a.merge(b, on=["image_id", "object_id"], suffixes=("_a", "_b"))
-            if len(joined) >= cfg.min_n:
-                rng = ctx.rng(kind, label, region)
-                tests.append((region, wilcoxon_paired(joined.value_a.to_numpy(),
-                                                      joined.value_b.to_numpy(), rng)))
+            va, vb = ctx.paired(ctx.values(PH, region, **dims_a),
+                                ctx.values(PH, region, **dims_b))
+            if va.size >= cfg.min_n:
+                tests.append((region, wilcoxon_paired(va, vb)))
         for (region, t), p in zip(tests, holm([t.p_value for _, t in tests]), strict=True):
             if p >= cfg.alpha or abs(t.median_difference) < cfg.min_difference:
                 continue
             dims = {**label, "class": ALL_CLASSES, "region": region}
+            ci = bootstrap_median_ci(t.differences, ctx.rng(kind, *label.values(), region))
             diff = ctx.add_fact("paired.ph.median_difference", t.median_difference, t.n,
                                 "fraction", "neither", **dims)
-            lo = ctx.add_fact("paired.ph.ci_low", t.ci_low, t.n, "fraction", "neither", **dims)
-            hi = ctx.add_fact("paired.ph.ci_high", t.ci_high, t.n, "fraction", "neither",
-                              **dims)
+            lo = ctx.add_fact("paired.ph.ci_low", ci[0], t.n, "fraction", "neither", **dims)
+            hi = ctx.add_fact("paired.ph.ci_high", ci[1], t.n, "fraction", "neither", **dims)
             pf = ctx.add_fact("paired.ph.p_holm", p, t.n, "p-value", "lower", **dims)
             n = ctx.add_fact("paired.n", t.n, t.n, "count", **dims)
             first, second = _paired_names(kind, dims_a, dims_b)
@@ -315,40 +337,39 @@ def above_chance(ctx: RuleContext) -> list[Finding]:
     baselines = sorted(ctx.scores[ctx.scores.model == BASELINE_MODEL].method.unique())
     if not baselines:
         return out
+    tests = []
     for model, method in ctx.pairs():
-        tests = []
         for region in _parts(ctx):
             a = ctx.values(PH, region, model=model, method=method)
             results = []
             for base in baselines:
-                b = ctx.values(PH, region, model=BASELINE_MODEL, method=base)
-                j = a.merge(b, on=["image_id", "object_id"], suffixes=("_a", "_b"))
-                if len(j) >= cfg.min_n:
-                    results.append(wilcoxon_paired(j.value_a.to_numpy(), j.value_b.to_numpy(),
-                                                   ctx.rng("above", model, method, region, base)))
+                va, vb = ctx.paired(a, ctx.values(PH, region, model=BASELINE_MODEL, method=base))
+                if va.size >= cfg.min_n:
+                    results.append(wilcoxon_paired(va, vb))
             if len(results) == len(baselines):
-                tests.append((region, results))
-        flat = holm([r.p_value for _, rs in tests for r in rs])
-        for i, (region, results) in enumerate(tests):
-            ps = flat[i * len(baselines):(i + 1) * len(baselines)]
-            beats = all(r.median_difference > 0 and p < cfg.alpha
-                        for r, p in zip(results, ps, strict=True))
-            dims = {"model": model, "method": method, "class": ALL_CLASSES, "region": region}
-            own = _stat(PH, "q2", **dims)
-            evidence = [own] + [_stat(PH, "q2", **{**dims, "model": BASELINE_MODEL,
-                                                   "method": b}) for b in baselines]
-            refs = " and ".join(f"{ph(e)} ({b})" for e, b in zip(evidence[1:], baselines,
-                                                                  strict=True))
-            if beats:
-                statement = (f"{model}'s {method} heat attends to the {region} above chance: "
-                             f"median PH {ph(own)} against the baselines' {refs}.")
-            else:
-                statement = (f"{model}'s {method} heat on the {region} (median PH {ph(own)}) "
-                             f"does not beat both baselines ({refs}); do not read it as "
-                             f"attention to the {region}.")
-            out.append(_finding("above_chance", "info" if beats else "low",
-                                {"model": model, "method": method, "region": region},
-                                statement, evidence, min(r.median_difference for r in results)))
+                tests.append((model, method, region, results))
+    # One family: every model, method, part and baseline of the run.
+    flat = holm([r.p_value for *_, rs in tests for r in rs])
+    for i, (model, method, region, results) in enumerate(tests):
+        ps = flat[i * len(baselines):(i + 1) * len(baselines)]
+        beats = all(r.median_difference > 0 and p < cfg.alpha
+                    for r, p in zip(results, ps, strict=True))
+        dims = {"model": model, "method": method, "class": ALL_CLASSES, "region": region}
+        own = _stat(PH, "q2", **dims)
+        evidence = [own] + [_stat(PH, "q2", **{**dims, "model": BASELINE_MODEL,
+                                               "method": b}) for b in baselines]
+        refs = " and ".join(f"{ph(e)} ({b})" for e, b in zip(evidence[1:], baselines,
+                                                              strict=True))
+        if beats:
+            statement = (f"{model}'s {method} heat attends to the {region} above chance: "
+                         f"median PH {ph(own)} against the baselines' {refs}.")
+        else:
+            statement = (f"{model}'s {method} heat on the {region} (median PH {ph(own)}) "
+                         f"does not beat both baselines ({refs}); do not read it as "
+                         f"attention to the {region}.")
+        out.append(_finding("above_chance", "info" if beats else "low",
+                            {"model": model, "method": method, "region": region},
+                            statement, evidence, min(r.median_difference for r in results)))
     return out
 
 

@@ -25,13 +25,12 @@ class TwoSampleResult:
 
 @dataclass(frozen=True)
 class PairedResult:
-    """Wilcoxon signed-rank on ``a - b`` (two-sided p), median difference and its bootstrap CI."""
+    """Wilcoxon signed-rank on ``a - b`` (two-sided p) and the median difference."""
 
     p_value: float
     median_difference: float
-    ci_low: float
-    ci_high: float
     n: int
+    differences: np.ndarray
 
 
 def mann_whitney(a: np.ndarray, b: np.ndarray) -> TwoSampleResult:
@@ -43,16 +42,22 @@ def mann_whitney(a: np.ndarray, b: np.ndarray) -> TwoSampleResult:
                            int(a.size), int(b.size))
 
 
-def wilcoxon_paired(a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
-                    n_boot: int = 1000) -> PairedResult:
+def wilcoxon_paired(a: np.ndarray, b: np.ndarray) -> PairedResult:
     """Paired comparison of ``a`` and ``b`` (same samples, same order)."""
     d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     if d.size == 0:
         raise ValueError("no pairs to compare")
     p = 1.0 if np.all(d == 0) else float(sps.wilcoxon(d, zero_method="wilcox").pvalue)
-    boot = np.median(d[rng.integers(0, d.size, size=(n_boot, d.size))], axis=1)
-    lo, hi = np.quantile(boot, [0.025, 0.975])
-    return PairedResult(p, float(np.median(d)), float(lo), float(hi), int(d.size))
+    return PairedResult(p, float(np.median(d)), int(d.size), d)
+
+
+def bootstrap_median_ci(values: np.ndarray, rng: np.random.Generator, n_boot: int = 1000,
+                        level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of the median of ``values`` (1-D, n >= 1)."""
+    v = np.asarray(values, dtype=np.float64)
+    boot = np.median(v[rng.integers(0, v.size, size=(n_boot, v.size))], axis=1)
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 
 def holm(p_values: list[float] | np.ndarray) -> np.ndarray:

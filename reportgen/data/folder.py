@@ -1,33 +1,50 @@
-"""The native folder format: ``images/``, ``labels/`` (PNG label maps) and ``dataset.json``.
+"""The native folder format: ``images/``, ``labels/`` (PNG label maps) and a manifest.
 
-``dataset.json``::
+The manifest is ``dataset.json`` or ``dataset.yaml`` (``.yml``)::
 
     {"name": "parts-world",
      "classes": ["bird", "fish"],
      "parts": ["head", "body", "tail", "legs"],
+     "class_parts": {"fish": ["head", "body", "tail"]},          # optional
      "samples": [{"id": "0001", "image": "images/0001.png",
                   "labels": "labels/0001.png", "class": "bird"}]}
 
-Label maps hold 0 for background, i for ``parts[i - 1]`` and 255 for void pixels. Reading is
+Label maps hold 0 for background, i for ``parts[i - 1]`` and 255 for void pixels. A class
+listed in ``class_parts`` may only have those parts (a fish with legs is excluded). Reading is
 lazy: only the manifest is parsed up front; each image is read when it is iterated.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from reportgen.data.base import Item, check_root, exclusion, repeated_indices, take
+from reportgen.data.images import (
+    READ_ERRORS,
+    describe_error,
+    read_label_map,
+    read_rgb,
+    size_mismatch,
+)
+from reportgen.data.images import strict_decoding as _strict_decoding  # noqa: F401 (re-export)
+from reportgen.data.options import read_mapping_file
 from reportgen.data.sample import IGNORE_INDEX, Sample
 from reportgen.errors import DatasetError
-from reportgen.exclusions import Exclusion
 
 MANIFEST = "dataset.json"
+MANIFEST_NAMES = (MANIFEST, "dataset.yaml", "dataset.yml")
+
+
+@dataclass(frozen=True)
+class FolderOptions:
+    """``manifest``: the manifest's file name in the root (default: the one of
+    dataset.json, dataset.yaml, dataset.yml that exists)."""
+
+    manifest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,32 +58,61 @@ class _Entry:
 class FolderDataset:
     """A lazily read folder dataset; iterating yields ``Sample`` or ``Exclusion`` items."""
 
-    def __init__(self, root: str | Path, limit: int | None = None):
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DatasetError(f"dataset root {self.root} does not exist or is not a folder")
-        manifest_path = self.root / MANIFEST
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DatasetError(f"{manifest_path}: manifest not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DatasetError(f"{manifest_path}: unreadable manifest ({exc})") from None
-        if not isinstance(manifest, dict):
-            raise DatasetError(f"{manifest_path}: the manifest must be a JSON object with the "
-                               "keys classes, parts, samples")
-        self.manifest_path = manifest_path
+    format = "folder"
+
+    def __init__(self, root: str | Path, limit: int | None = None,
+                 options: FolderOptions | None = None):
+        self.root = check_root(Path(root))
+        self.limit = limit
+        chosen = (options or FolderOptions()).manifest
+        self.manifest_path = self._find_manifest(chosen)
+        manifest = _read_manifest(self.manifest_path, searched=chosen is None)
         self.name = str(manifest.get("name", self.root.name))
-        self.class_names = tuple(_string_list(manifest, "classes", manifest_path))
-        self.part_names = tuple(_string_list(manifest, "parts", manifest_path))
+        self.class_names = tuple(_string_list(manifest, "classes", self.manifest_path))
+        self.part_names = tuple(_string_list(manifest, "parts", self.manifest_path))
         if len(self.part_names) >= IGNORE_INDEX:
-            raise DatasetError(f"{manifest_path}: at most {IGNORE_INDEX - 1} parts are supported")
+            raise DatasetError(f"{self.manifest_path}: at most {IGNORE_INDEX - 1} parts are "
+                               "supported")
+        self.class_parts = self._class_parts(manifest.get("class_parts", {}))
         entries = manifest.get("samples")
         if not isinstance(entries, list):
-            raise DatasetError(f"{manifest_path}: 'samples' must be a list")
+            raise DatasetError(f"{self.manifest_path}: 'samples' must be a list")
         self._entries = [self._parse_entry(i, e) for i, e in enumerate(entries)]
         if limit is not None:
             self._entries = self._entries[:limit]
+        # label id -> allowed, per class with a part set (row 0 background, 255 void allowed)
+        self._allowed = {c: self._allowed_ids(parts) for c, parts in self.class_parts.items()}
+
+    def _find_manifest(self, name: str | None) -> Path:
+        if name is not None:
+            return self.root / name
+        found = [self.root / n for n in MANIFEST_NAMES if (self.root / n).is_file()]
+        if len(found) > 1:
+            raise DatasetError(f"{self.root}: several manifests {[p.name for p in found]}; "
+                               "keep one or choose it with the 'manifest' option")
+        return found[0] if found else self.root / MANIFEST
+
+    def _class_parts(self, raw: object) -> dict[str, tuple[str, ...]]:
+        where = f"{self.manifest_path}: 'class_parts'"
+        if not isinstance(raw, dict):
+            raise DatasetError(f"{where} must map class names to lists of part names")
+        result = {}
+        for cls, parts in raw.items():
+            if cls not in self.class_names:
+                raise DatasetError(f"{where} names the unknown class {cls!r}")
+            if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+                raise DatasetError(f"{where}: {cls!r} must be a list of part names")
+            unknown = [p for p in parts if p not in self.part_names]
+            if unknown:
+                raise DatasetError(f"{where}: {cls!r} names unknown parts {unknown}")
+            result[cls] = tuple(parts)
+        return result
+
+    def _allowed_ids(self, parts: tuple[str, ...]) -> np.ndarray:
+        allowed = np.zeros(IGNORE_INDEX + 1, bool)
+        allowed[[0, IGNORE_INDEX]] = True
+        allowed[[self.part_names.index(p) + 1 for p in parts]] = True
+        return allowed
 
     def _parse_entry(self, index: int, entry: object) -> _Entry:
         if not isinstance(entry, dict) or not {"id", "image", "labels", "class"} <= entry.keys():
@@ -79,42 +125,55 @@ class FolderDataset:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __iter__(self) -> Iterator[Sample | Exclusion]:
-        seen: set[str] = set()
-        for entry in self._entries:
-            if entry.image_id in seen:
-                yield Exclusion(entry.image_id, "data",
-                                f"{self.manifest_path}: duplicate id {entry.image_id!r} "
-                                "(only its first sample is used)", str(self.root / entry.image))
+    def __iter__(self) -> Iterator[Item]:
+        return take(self._iter_all(), self.limit)
+
+    def _iter_all(self) -> Iterator[Item]:
+        duplicates = repeated_indices([e.image_id for e in self._entries])  # found up front
+        for index, entry in enumerate(self._entries):
+            if index in duplicates:
+                yield exclusion(entry.image_id, self.manifest_path,
+                                f"duplicate id {entry.image_id!r} (only its first sample is "
+                                "used)", self.root / entry.image)
                 continue
-            seen.add(entry.image_id)
             yield self._read(entry)
 
-    def _read(self, entry: _Entry) -> Sample | Exclusion:
+    def _read(self, entry: _Entry) -> Item:
         image_path = self.root / entry.image
         labels_path = self.root / entry.labels
 
-        def excluded(reason: str, path: Path) -> Exclusion:
-            return Exclusion(entry.image_id, "data", f"{path}: {reason}", str(image_path))
+        def excluded(reason: str, path: Path) -> Item:
+            return exclusion(entry.image_id, path, reason, image_path)
 
         if entry.class_name not in self.class_names:
             return excluded(f"class {entry.class_name!r} is not in the manifest's classes",
                             self.manifest_path)
         try:
             image = read_rgb(image_path)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            return excluded(_describe(exc), image_path)
+        except READ_ERRORS as exc:
+            return excluded(describe_error(exc), image_path)
         try:
             labels = read_label_map(labels_path)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            return excluded(_describe(exc), labels_path)
-        if labels.shape != image.shape[:2]:
-            return excluded(f"label map is {labels.shape[1]}x{labels.shape[0]} but the image is "
-                            f"{image.shape[1]}x{image.shape[0]}", labels_path)
-        unknown = np.setdiff1d(np.unique(labels), [*range(len(self.part_names) + 1), IGNORE_INDEX])
+        except READ_ERRORS as exc:
+            return excluded(describe_error(exc), labels_path)
+        mismatch = size_mismatch("label map", labels.shape, image, image_path)
+        if mismatch:
+            return excluded(mismatch, labels_path)
+        present = np.bincount(labels.ravel(), minlength=IGNORE_INDEX + 1) > 0
+        known = np.zeros(IGNORE_INDEX + 1, bool)
+        known[[*range(len(self.part_names) + 1), IGNORE_INDEX]] = True
+        unknown = np.flatnonzero(present & ~known)
         if unknown.size:
             return excluded(f"unknown label ids {unknown.tolist()} (manifest has "
                             f"{len(self.part_names)} parts)", labels_path)
+        if not present[1: len(self.part_names) + 1].any():
+            return excluded("no part pixels (the label map is all background or void)",
+                            labels_path)
+        allowed = self._allowed.get(entry.class_name)
+        if allowed is not None and (present & ~allowed).any():
+            foreign = [self.part_names[i - 1] for i in np.flatnonzero(present & ~allowed)]
+            return excluded(f"parts {foreign} are not parts of class {entry.class_name!r} "
+                            f"(class_parts in {self.manifest_path.name})", labels_path)
         return Sample(
             image_id=entry.image_id,
             image=image,
@@ -126,50 +185,18 @@ class FolderDataset:
         )
 
 
-@contextmanager
-def _strict_decoding() -> Iterator[None]:
-    """Truncated files raise instead of loading half-grey.
-
-    weasyprint sets PIL's process-wide ``LOAD_TRUNCATED_IMAGES = True`` on import; a dataset
-    reader must not inherit that.
-    """
-    previous = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
+def _read_manifest(path: Path, searched: bool) -> dict:
+    if not path.is_file():
+        others = f" (nor {', '.join(MANIFEST_NAMES[1:])})" if searched else ""
+        raise DatasetError(f"{path}: manifest not found{others}")
     try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = previous
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """Read an image as (H, W, 3) uint8 RGB, applying its EXIF orientation."""
-    with _strict_decoding(), Image.open(path) as img:
-        img = ImageOps.exif_transpose(img)
-        if img.mode.startswith("I"):
-            # 16-bit (or 32-bit integer) grey: map the 16-bit range onto 8 bits, keeping
-            # brightness (no per-image stretch).
-            arr = np.asarray(img, dtype=np.float64)
-            img = Image.fromarray(np.clip(np.round(arr / 257.0), 0, 255).astype(np.uint8))
-        return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-
-
-def read_label_map(path: Path) -> np.ndarray:
-    """Read a single-channel PNG label map as (H, W) uint8."""
-    with _strict_decoding(), Image.open(path) as img:
-        if img.mode not in ("L", "P", "I", "I;16"):
-            raise ValueError(f"label map must be single-channel, got mode {img.mode}")
-        arr = np.asarray(img)
-    if arr.max(initial=0) > IGNORE_INDEX:
-        raise ValueError(f"label ids above {IGNORE_INDEX} in label map")
-    return arr.astype(np.uint8)
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return "file not found"
-    if isinstance(exc, UnidentifiedImageError):
-        return "not a readable image (corrupt or unknown format)"
-    return f"unreadable ({exc})"
+        manifest = read_mapping_file(path)
+    except DatasetError as exc:
+        raise DatasetError(f"unreadable manifest: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise DatasetError(f"{path}: the manifest must be a mapping (JSON object) with the "
+                           "keys classes, parts, samples")
+    return manifest
 
 
 def _string_list(manifest: dict, key: str, path: Path) -> list[str]:
@@ -181,6 +208,11 @@ def _string_list(manifest: dict, key: str, path: Path) -> list[str]:
     return value
 
 
-def load_dataset(spec: str | Path, limit: int | None = None) -> FolderDataset:
-    """Open a dataset from its root folder (the only format so far: the folder format)."""
-    return FolderDataset(spec, limit=limit)
+def load_dataset(spec, limit: int | None = None):
+    """Open a dataset from a root folder, a spec file or a spec mapping (``reportgen.data.spec``).
+
+    Kept here because the pipeline imports it from this module.
+    """
+    from reportgen.data.spec import load_dataset as _load
+
+    return _load(spec, limit=limit)

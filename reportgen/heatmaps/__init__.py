@@ -1,5 +1,22 @@
-"""Heatmap generation: CAM methods over batches, with the model's predictions."""
+"""Heatmap generation: CAM and attribution methods over batches, a content-hash cache.
 
-from reportgen.heatmaps.cam import METHODS, HeatmapBatch, compute_heatmaps
+Runs call ``HeatmapEngine(model, method, HeatmapCache.open(dir, enabled)).explain(images)``
+per batch; ``compute_heatmaps`` explains already preprocessed inputs without a cache.
+"""
 
-__all__ = ["METHODS", "HeatmapBatch", "compute_heatmaps"]
+from reportgen.heatmaps.base import (
+    METHODS,
+    Explanation,
+    HeatmapBatch,
+    HeatmapMethod,
+    MethodUnavailable,
+    make_method,
+    register_method,
+)
+from reportgen.heatmaps.cache import CacheReport, DisabledCache, HeatmapCache, cache_report
+from reportgen.heatmaps.cam import compute_heatmaps
+from reportgen.heatmaps.engine import HeatmapEngine
+
+__all__ = ["METHODS", "CacheReport", "DisabledCache", "Explanation", "HeatmapBatch",
+           "HeatmapCache", "HeatmapEngine", "HeatmapMethod", "MethodUnavailable",
+           "cache_report", "compute_heatmaps", "make_method", "register_method"]

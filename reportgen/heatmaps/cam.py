@@ -1,69 +1,27 @@
-"""CAM heatmaps with pytorch-grad-cam, plus the prediction each heatmap explains."""
+"""The batch entry point: explain normalised inputs with a method, get host arrays back."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import torch
-from pytorch_grad_cam import (
-    EigenCAM,
-    GradCAM,
-    GradCAMPlusPlus,
-    HiResCAM,
-    LayerCAM,
-    XGradCAM,
-)
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
+from reportgen.heatmaps import attribution, cams, fullgrad, perturbation  # noqa: F401 (register)
+from reportgen.heatmaps.base import METHODS, HeatmapBatch, HeatmapMethod, make_method
 from reportgen.models.loading import LoadedModel
 
-METHODS = {
-    "gradcam": GradCAM,
-    "gradcam++": GradCAMPlusPlus,
-    "xgradcam": XGradCAM,
-    "hirescam": HiResCAM,
-    "layercam": LayerCAM,
-    "eigencam": EigenCAM,
-}
+__all__ = ["METHODS", "HeatmapBatch", "compute_heatmaps"]
 
 
-@dataclass(frozen=True)
-class HeatmapBatch:
-    """Heatmaps of one batch and what they explain.
+def compute_heatmaps(model: LoadedModel, inputs: torch.Tensor,
+                     method: str | HeatmapMethod = "gradcam",
+                     targets: Sequence[int] | np.ndarray | None = None) -> HeatmapBatch:
+    """Explain ``inputs`` (N, 3, S, S) normalised with ``method`` (a name or an instance).
 
-    ``heatmaps`` (N, h, w) float32 at the model's input resolution, in [0, 1] as
-    pytorch-grad-cam scales them; ``predicted`` and ``target`` (N,) int64 class indices;
-    ``probability`` (N,) float32 softmax probability of the predicted class.
+    ``targets`` (N,) class indices to explain (e.g. the ground truth); ``None`` explains the
+    predicted class. Heatmaps are (N, S, S) float32; see ``HeatmapBatch``.
     """
-
-    heatmaps: np.ndarray
-    predicted: np.ndarray
-    probability: np.ndarray
-    target: np.ndarray
-
-
-def compute_heatmaps(model: LoadedModel, inputs: torch.Tensor, method: str = "gradcam",
-                     targets: np.ndarray | None = None) -> HeatmapBatch:
-    """Explain ``inputs`` (N, 3, S, S) normalised, on the model's device.
-
-    ``targets`` (N,) class indices to explain; ``None`` explains the predicted class.
-    """
-    try:
-        cam_cls = METHODS[method]
-    except KeyError:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}") from None
-    inputs = inputs.to(model.device)
-    with torch.no_grad():
-        probs = torch.softmax(model.module(inputs), dim=1)
-    probability, predicted = probs.max(dim=1)
-    target = predicted.cpu().numpy() if targets is None else np.asarray(targets, dtype=np.int64)
-    with cam_cls(model=model.module, target_layers=[model.target_layer]) as cam:
-        heatmaps = cam(input_tensor=inputs,
-                       targets=[ClassifierOutputTarget(int(t)) for t in target])
-    return HeatmapBatch(
-        heatmaps=np.asarray(heatmaps, dtype=np.float32),
-        predicted=predicted.cpu().numpy().astype(np.int64),
-        probability=probability.cpu().numpy().astype(np.float32),
-        target=target.astype(np.int64),
-    )
+    if isinstance(method, str):
+        method = make_method(method)
+    return method.explain(model, inputs, targets).to_batch()

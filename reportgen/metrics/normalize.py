@@ -1,7 +1,18 @@
-"""Heatmap normalisation shared by every metric (METRICS.md, "Heatmap normalisation")."""
+"""Heatmap normalisation shared by every metric (METRICS.md, "Heatmap normalisation").
+
+1. ``H <- max(H, 0)``; 2. degenerate when ``max(H) <= 1e-12`` or H has a non-finite value;
+3. ``H <- H / max(H)``.
+
+Metrics that are ratios of sums do not need step 3 pixel by pixel: they sum the clipped heatmap
+and divide the sums by the peak (one division per sample instead of one per pixel). Thresholds
+``H >= t`` are evaluated as ``clipped >= t * peak`` in float64 (``threshold_cut``), the same on
+every backend. The peak is taken over all pixels, void pixels included: normalisation is a
+property of the heatmap, before any mask is applied.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -16,6 +27,24 @@ def resize_heatmaps(heatmaps: torch.Tensor, size: tuple[int, int]) -> torch.Tens
                          align_corners=False).squeeze(1)
 
 
+def prepare_heatmaps_torch(heatmaps: torch.Tensor, size: tuple[int, int] | None = None
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Clip and resize, without dividing by the peak.
+
+    Returns ``(clipped, peak, degenerate)``: (N, H, W) float32 >= 0 (non-finite values set to
+    0), (N,) float64 maximum of ``clipped``, (N,) bool per the normalisation rule.
+    """
+    h = heatmaps.float()
+    finite = torch.isfinite(h).flatten(1).all(dim=1)
+    h = torch.where(torch.isfinite(h), h, torch.zeros_like(h)).clamp_min(0)
+    if size is not None:
+        h = resize_heatmaps(h, size).clamp_min(0)
+    peak = (h.flatten(1).amax(dim=1) if h[0].numel() else
+            torch.zeros(h.shape[0], device=h.device)).double()
+    degenerate = ~finite | (peak <= DEGENERATE_MAX)
+    return h, peak, degenerate
+
+
 def normalize_heatmaps(heatmaps: torch.Tensor, size: tuple[int, int] | None = None
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Clip negatives, resize to ``size``, divide by the per-sample maximum.
@@ -28,12 +57,49 @@ def normalize_heatmaps(heatmaps: torch.Tensor, size: tuple[int, int] | None = No
         ``(normalised, degenerate)``: (N, H, W) float32 in [0, 1], and (N,) bool that is True
         where the heatmap had a non-finite value or a maximum <= 1e-12 (such rows are all 0).
     """
-    h = heatmaps.float()
-    finite = torch.isfinite(h).flatten(1).all(dim=1)
-    h = torch.where(torch.isfinite(h), h, torch.zeros_like(h)).clamp_min(0)
-    if size is not None:
-        h = resize_heatmaps(h, size).clamp_min(0)
-    peak = h.flatten(1).amax(dim=1)
-    degenerate = ~finite | (peak <= DEGENERATE_MAX)
-    scale = torch.where(degenerate, torch.zeros_like(peak), 1.0 / peak.clamp_min(DEGENERATE_MAX))
+    h, peak, degenerate = prepare_heatmaps_torch(heatmaps, size)
+    scale = torch.where(degenerate, torch.zeros_like(peak),
+                        1.0 / peak.clamp_min(DEGENERATE_MAX)).float()
     return h * scale.view(-1, 1, 1), degenerate
+
+
+def prepare_heatmaps(heatmaps: np.ndarray, size: tuple[int, int] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy version of ``prepare_heatmaps_torch`` (resizing goes through torch on the CPU).
+
+    Args:
+        heatmaps: (N, h, w) float, any range, non-finite values allowed.
+        size: (H, W) to resize to, or None to keep (h, w).
+
+    Returns:
+        ``(clipped, peak, degenerate)``: (N, H, W) float32 >= 0, C-contiguous, with non-finite
+        values set to 0; (N,) float64 per-sample maximum of ``clipped``; (N,) bool.
+    """
+    h = np.ascontiguousarray(heatmaps, dtype=np.float32)
+    if h.ndim != 3:
+        raise ValueError(f"expected heatmaps (N, h, w), got shape {h.shape}")
+    n = h.shape[0]
+    if n == 0 or h[0].size == 0:
+        return h, np.zeros(n), np.ones(n, bool)
+    flat = h.reshape(n, -1)
+    high, low = flat.max(axis=1), flat.min(axis=1)  # both propagate NaN
+    finite = np.isfinite(high) & np.isfinite(low)
+    if not finite.all() or (low < 0).any():
+        h = np.where(np.isfinite(h) & (h > 0), h, np.float32(0))
+    if size is not None and tuple(h.shape[1:]) != tuple(size):
+        h = h if h.flags.writeable else h.copy()  # torch.from_numpy warns on read-only arrays
+        h = resize_heatmaps(torch.from_numpy(h), size).clamp_min(0).numpy()
+        high = h.reshape(n, -1).max(axis=1)
+    peak = np.where(finite, np.maximum(high, 0), 0).astype(np.float64)
+    degenerate = ~finite | (peak <= DEGENERATE_MAX)
+    return h, peak, degenerate
+
+
+def threshold_cut(peak, threshold: float, degenerate):
+    """Per-sample cut on the clipped heatmap for ``H >= threshold`` (``inf`` where degenerate).
+
+    Works on numpy arrays and on tensors (float64 in, float64 out).
+    """
+    if isinstance(peak, torch.Tensor):
+        return torch.where(degenerate, torch.full_like(peak, float("inf")), threshold * peak)
+    return np.where(degenerate, np.inf, threshold * np.asarray(peak, dtype=np.float64))

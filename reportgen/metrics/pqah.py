@@ -6,7 +6,9 @@ Per sample and region r, with the normalised heatmap H (METRICS.md):
 * recall    ``R_r = sum(H * M_r) / |M_r|``  - the mean heat on region r
 * ``PH_r = 2 P_r R_r / (P_r + R_r) = 2 sum(H * M_r) / (sum(H) + |M_r|)``
 
-All regions of a batch are scored in one scatter-add pass over the label maps.
+``score_regions`` scores label maps (one label per pixel) in one fused pass over each batch
+(``_kernels.label_sums``); ``score_masks`` scores boolean masks that may overlap (PASCAL-Part:
+eyes inside head), each against the whole heatmap.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from reportgen.metrics.normalize import DEGENERATE_MAX, normalize_heatmaps
+from reportgen.metrics import _kernels
+from reportgen.metrics.normalize import (
+    DEGENERATE_MAX,
+    prepare_heatmaps,
+    prepare_heatmaps_torch,
+    threshold_cut,
+)
 from reportgen.metrics.registry import MetricInfo, register_metric
 
 PQAH_REFERENCE = "Tursun et al., Part-based Quantitative Analysis for Heatmaps, arXiv 2405.13264"
@@ -27,10 +35,10 @@ PQAH_REFERENCE = "Tursun et al., Part-based Quantitative Analysis for Heatmaps, 
 class RegionScores:
     """Scores of N samples on R regions (column 0 = background).
 
-    ``precision``, ``recall``, ``ph``: (N, R) float, NaN where the region is absent (fewer than
-    ``min_area`` pixels) or the sample is degenerate; ``area``: (N, R) pixel counts;
-    ``degenerate``: (N,) bool. Arrays are numpy for numpy input, torch (on the input's
-    device) for torch input.
+    ``precision``, ``recall``, ``ph``: (N, R) float64, NaN where the region is absent (fewer
+    than ``min_area`` pixels) or the sample is degenerate; ``area``: (N, R) int64 pixel counts
+    (void pixels excluded); ``degenerate``: (N,) bool. Arrays are numpy for numpy input, torch
+    (on the input's device) for torch input.
     """
 
     precision: Any
@@ -42,8 +50,15 @@ class RegionScores:
 
 def _as_tensor(x: Any, device: torch.device | None = None) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
-        return x if device is None else x.to(device)
+        return x.detach() if device is None else x.detach().to(device)
     return torch.as_tensor(np.asarray(x), device=device)
+
+
+def _float_numpy(x: torch.Tensor) -> np.ndarray:
+    """A CPU tensor as a numpy array; half and bfloat16 (which numpy lacks) become float32."""
+    if x.is_floating_point() and x.dtype not in (torch.float32, torch.float64):
+        x = x.float()
+    return x.numpy()
 
 
 def _min_area_pixels(min_area: float, num_pixels: int) -> float:
@@ -52,6 +67,11 @@ def _min_area_pixels(min_area: float, num_pixels: int) -> float:
     if isinstance(min_area, float) and 0 < min_area < 1:
         return min_area * num_pixels
     return float(min_area)
+
+
+def _check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
 
 
 @register_metric(
@@ -71,7 +91,8 @@ def score_regions(heatmaps: Any, labels: Any, num_regions: int, *, threshold: fl
     Args:
         heatmaps: (N, h, w) float, any range; resized (bilinear) to the labels' (H, W).
         labels: (N, H, W) int; 0 = background, 1..num_regions-1 = parts, ``ignore_index`` =
-            void (dropped from every sum). Any other value raises ValueError.
+            void (dropped from every sum). Any other value raises ValueError. uint8 labels
+            take the fastest path (no conversion).
         num_regions: R, the number of columns (background + parts).
         threshold: None for soft PH; t in (0, 1] for binary PH on ``H >= t``.
         min_area: a region is present when it has at least this many pixels; a float in
@@ -81,13 +102,25 @@ def score_regions(heatmaps: Any, labels: Any, num_regions: int, *, threshold: fl
         RegionScores. A sample whose heatmap is degenerate (non-finite, max <= 1e-12, or no
         heat outside void pixels) has NaN everywhere and ``degenerate`` True.
     """
-    if threshold is not None and not 0 < threshold <= 1:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    _check_threshold(threshold)
+    if num_regions < 1:
+        raise ValueError(f"num_regions must be >= 1, got {num_regions}")
     if isinstance(heatmaps, torch.Tensor) or isinstance(labels, torch.Tensor):
-        return _score_torch(_as_tensor(heatmaps), _as_tensor(labels), num_regions, threshold,
-                            ignore_index, min_area)
-    return _score_numpy(np.asarray(heatmaps), np.asarray(labels), num_regions, threshold,
-                        ignore_index, min_area)
+        device = (heatmaps if isinstance(heatmaps, torch.Tensor) else labels).device
+        h, lab = _as_tensor(heatmaps, device), _as_tensor(labels, device)
+        if device.type == "cpu" and num_regions <= _kernels.BINS:
+            scores = _score_numpy(_float_numpy(h), lab.numpy(), num_regions, threshold,
+                                  ignore_index, min_area)
+            return RegionScores(*(torch.from_numpy(np.asarray(a)) for a in (
+                scores.precision, scores.recall, scores.ph, scores.area, scores.degenerate)))
+        return _score_torch(h, lab, num_regions, threshold, ignore_index, min_area)
+    h, lab = np.asarray(heatmaps), np.asarray(labels)
+    if num_regions > _kernels.BINS:
+        scores = _score_torch(_as_tensor(h), _as_tensor(lab), num_regions, threshold,
+                              ignore_index, min_area)
+        return RegionScores(*(np.asarray(a.numpy()) for a in (
+            scores.precision, scores.recall, scores.ph, scores.area, scores.degenerate)))
+    return _score_numpy(h, lab, num_regions, threshold, ignore_index, min_area)
 
 
 def _check_shapes(h_shape, lab_shape) -> None:
@@ -102,11 +135,8 @@ def _unknown_labels(found: list[int], num_regions: int, ignore_index: int) -> Va
 
 
 def _finish(heat, area, total, degenerate, min_area_px, xp):
-    """P, R, PH from per-(sample, region) heat sums; NaN for absent regions and degenerate rows.
-
-    ``heat`` (N, R) and ``total`` (N, 1) are sums of the *unnormalised* clipped heatmap divided
-    by its peak, i.e. of the normalised heatmap.
-    """
+    """P, R, PH from per-(sample, region) sums of the normalised heatmap; NaN for absent
+    regions and degenerate rows. ``heat`` and ``area`` (N, R), ``total`` (N, 1)."""
     absent = (area < min_area_px) | degenerate[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = xp.where(absent, xp.nan, heat / total)
@@ -115,56 +145,74 @@ def _finish(heat, area, total, degenerate, min_area_px, xp):
     return precision, recall, ph
 
 
+def _label_bytes(lab: np.ndarray, num_regions: int, ignore_index: int
+                 ) -> tuple[np.ndarray, int | None]:
+    """Labels as C-contiguous uint8 (no copy when they already are) and the void bin.
+
+    Non-uint8 labels are validated here (unknown ids raise) and void pixels move to bin 255;
+    uint8 labels are validated from the kernel's counts, at no extra pass.
+    """
+    if 0 <= ignore_index < num_regions:
+        raise ValueError(f"ignore_index={ignore_index} is also a region id (0..{num_regions - 1})")
+    if lab.dtype == np.uint8:
+        return np.ascontiguousarray(lab), ignore_index if 0 <= ignore_index < 256 else None
+    if not (np.issubdtype(lab.dtype, np.integer) or lab.dtype == np.bool_):
+        raise TypeError(f"labels must be integers, got {lab.dtype}")
+    lab = lab.astype(np.int64, copy=False) if lab.dtype == np.bool_ else lab
+    void = lab == ignore_index
+    bad = ~void & ((lab < 0) | (lab >= num_regions))
+    if bad.any():
+        raise _unknown_labels(np.unique(lab[bad]).tolist(), num_regions, ignore_index)
+    # num_regions <= 255 here (256 would leave no bin for void pixels unless there are none).
+    if num_regions == 256 and void.any():
+        raise ValueError("256 regions plus void pixels do not fit in 8-bit labels")
+    return np.where(void, np.uint8(255), lab).astype(np.uint8), 255 if void.any() else None
+
+
 def _score_numpy(h, lab, num_regions, threshold, ignore_index, min_area) -> RegionScores:
     _check_shapes(h.shape, lab.shape)
     n, height, width = lab.shape
-    h = h.astype(np.float32, copy=False)
-    # max and min propagate NaN and +-inf, so they detect non-finite heatmaps for free.
-    low = h.reshape(n, -1).min(axis=1)
-    peak = h.reshape(n, -1).max(axis=1).astype(np.float64)
-    if h.shape[1:] != lab.shape[1:] or not (np.isfinite(low).all() and np.isfinite(peak).all()):
-        # Resizing and non-finite handling share the torch implementation of the rule.
-        hn, degenerate = normalize_heatmaps(torch.from_numpy(np.ascontiguousarray(h)),
-                                            size=(height, width))
-        h, degenerate, peak = hn.numpy(), degenerate.numpy(), np.ones(n)
+    lab8, void_bin = _label_bytes(lab, num_regions, ignore_index)
+    if h.shape[1:] != lab.shape[1:]:
+        h, _, degenerate = prepare_heatmaps(h, (height, width))
     else:
-        if (low < 0).any():
-            h = np.maximum(h, 0)
-            peak = np.maximum(peak, 0)
-        degenerate = peak <= DEGENERATE_MAX
-    if threshold is not None:
-        h = (h >= threshold * peak[:, None, None]).astype(np.float32)
-        h[degenerate] = 0
-        peak = np.ones(n)
-
-    lab = lab.astype(np.intp, copy=False)
-    void = lab == ignore_index
-    if ((lab < 0) | (lab >= num_regions))[~void].any():
-        bad = lab[~void & ((lab < 0) | (lab >= num_regions))]
-        raise _unknown_labels(np.unique(bad).tolist(), num_regions, ignore_index)
-    # One bin per (sample, region) plus a trash bin for void pixels: one pass per batch.
-    bins = n * num_regions
-    index = lab + (np.arange(n, dtype=np.intp) * num_regions)[:, None, None]
-    index[void] = bins
-    index = index.ravel()
-    heat = np.bincount(index, weights=h.ravel(), minlength=bins + 1)[:bins].reshape(n, -1)
-    area = np.bincount(index, minlength=bins + 1)[:bins].reshape(n, -1).astype(np.float64)
-    safe_peak = np.where(degenerate, 1.0, peak)[:, None]
-    heat = heat / safe_peak
+        h = np.ascontiguousarray(h, dtype=np.float32)
+        degenerate = np.zeros(n, bool)
+    h2, lab2 = h.reshape(n, height * width), lab8.reshape(n, height * width)
+    sums, counts, peak, nonfinite = _kernels.label_sums(h2, lab2)
+    other = counts[:, num_regions:].sum(axis=0)
+    if void_bin is not None and void_bin >= num_regions:
+        other[void_bin - num_regions] = 0
+    if other.any():
+        raise _unknown_labels((np.flatnonzero(other) + num_regions).tolist(), num_regions,
+                              ignore_index)
+    degenerate = degenerate | nonfinite | (peak <= DEGENERATE_MAX)
+    area = counts[:, :num_regions]
+    if threshold is None:
+        heat = sums[:, :num_regions] / np.where(degenerate, 1.0, peak)[:, None]
+    else:
+        cut = threshold_cut(peak, threshold, degenerate)
+        heat = _kernels.label_counts_at_least(h2, lab2, cut)[:, :num_regions].astype(np.float64)
     total = heat.sum(axis=1, keepdims=True)
-    degenerate = degenerate | (total[:, 0] <= 0)
+    degenerate = degenerate | ~(total[:, 0] > 0)
     precision, recall, ph = _finish(heat, area, total, degenerate,
                                     _min_area_pixels(min_area, height * width), np)
-    return RegionScores(precision, recall, ph, area.astype(np.int64), degenerate)
+    return RegionScores(precision, recall, ph, area, degenerate)
 
 
 def _score_torch(h, lab, num_regions, threshold, ignore_index, min_area) -> RegionScores:
+    """Any device, any number of regions: one scatter-add per batch."""
+    if 0 <= ignore_index < num_regions:
+        raise ValueError(f"ignore_index={ignore_index} is also a region id (0..{num_regions - 1})")
     lab = lab.to(h.device).long()
     _check_shapes(h.shape, lab.shape)
     n, height, width = lab.shape
-    h, degenerate = normalize_heatmaps(h, size=(height, width))
-    if threshold is not None:
-        h = (h >= threshold).to(h.dtype) * (~degenerate).view(-1, 1, 1)
+    h, peak, degenerate = prepare_heatmaps_torch(h, (height, width))
+    if threshold is None:
+        weights = h.double()
+    else:
+        cut = threshold_cut(peak, threshold, degenerate)
+        weights = (h.double() >= cut.view(-1, 1, 1)).double()
 
     void = lab == ignore_index
     bad = ~void & ((lab < 0) | (lab >= num_regions))
@@ -174,14 +222,16 @@ def _score_torch(h, lab, num_regions, threshold, ignore_index, min_area) -> Regi
     offsets = torch.arange(n, device=h.device).view(-1, 1, 1) * num_regions
     index = torch.where(void, torch.full_like(lab, bins), lab + offsets).flatten()
     heat = torch.zeros(bins + 1, dtype=torch.float64, device=h.device)
-    heat.scatter_add_(0, index, h.flatten().double())
+    heat.scatter_add_(0, index, weights.flatten())
     heat = heat[:bins].view(n, num_regions)
-    area = torch.bincount(index, minlength=bins + 1)[:bins].view(n, num_regions).double()
+    if threshold is None:
+        heat = heat / torch.where(degenerate, torch.ones_like(peak), peak).view(-1, 1)
+    area = torch.bincount(index, minlength=bins + 1)[:bins].view(n, num_regions)
     total = heat.sum(dim=1, keepdim=True)
-    degenerate = degenerate | (total.squeeze(1) <= 0)
-    precision, recall, ph = _finish(heat, area, total, degenerate,
+    degenerate = degenerate | ~(total.squeeze(1) > 0)
+    precision, recall, ph = _finish(heat, area.double(), total, degenerate,
                                     _min_area_pixels(min_area, height * width), _TorchOps)
-    return RegionScores(precision, recall, ph, area.long(), degenerate)
+    return RegionScores(precision, recall, ph, area, degenerate)
 
 
 class _TorchOps:
@@ -197,3 +247,108 @@ class _TorchOps:
     @staticmethod
     def clip(x, lo, hi):
         return x.clamp(lo, hi)
+
+
+# --- overlapping masks ----------------------------------------------------------------------
+
+
+def score_masks(heatmaps: Any, part_masks: Any, background: Any, *, void: Any = None,
+                threshold: float | None = None, min_area: float = 1) -> RegionScores:
+    """Score heatmaps against boolean region masks that may overlap (PASCAL-Part).
+
+    Args:
+        heatmaps: (N, h, w) float, any range; resized (bilinear) to the masks' (H, W).
+        part_masks: (N, K, H, W) bool, one mask per part; parts may overlap and need not
+            cover the object. Each part is scored against the whole heatmap.
+        background: (N, H, W) bool, the pixels outside the object.
+        void: (N, H, W) bool or None: pixels dropped from every sum (and from every mask).
+        threshold, min_area: as in ``score_regions``.
+
+    Returns:
+        RegionScores with R = K + 1 columns: 0 = background, 1..K = the parts in order.
+        ``sum(H)`` runs over all non-void pixels, whichever masks they belong to.
+    """
+    _check_threshold(threshold)
+    tensors = [x for x in (heatmaps, part_masks, background, void) if isinstance(x, torch.Tensor)]
+    if tensors:
+        device = (heatmaps if isinstance(heatmaps, torch.Tensor) else tensors[0]).device
+        args = [None if x is None else _as_tensor(x, device)
+                for x in (heatmaps, part_masks, background, void)]
+        if device.type == "cpu":
+            h, parts, background, void = args
+            scores = _score_masks_numpy(_float_numpy(h), parts.numpy(), background.numpy(),
+                                        None if void is None else void.numpy(), threshold,
+                                        min_area)
+            return RegionScores(*(torch.from_numpy(np.asarray(a)) for a in (
+                scores.precision, scores.recall, scores.ph, scores.area, scores.degenerate)))
+        return _score_masks_torch(*args, threshold, min_area)
+    return _score_masks_numpy(np.asarray(heatmaps), np.asarray(part_masks),
+                              np.asarray(background), None if void is None else np.asarray(void),
+                              threshold, min_area)
+
+
+def _check_mask_shapes(h_shape, parts_shape, bg_shape, void_shape) -> None:
+    ok = (len(h_shape) == 3 and len(parts_shape) == 4 and tuple(bg_shape) == (
+        parts_shape[0], *parts_shape[2:]) and h_shape[0] == parts_shape[0]
+        and (void_shape is None or tuple(void_shape) == tuple(bg_shape)))
+    if not ok:
+        raise ValueError(f"expected heatmaps (N, h, w), part_masks (N, K, H, W), background and "
+                         f"void (N, H, W), got {tuple(h_shape)}, {tuple(parts_shape)}, "
+                         f"{tuple(bg_shape)}, {None if void_shape is None else tuple(void_shape)}")
+
+
+def _score_masks_numpy(h, parts, background, void, threshold, min_area) -> RegionScores:
+    _check_mask_shapes(h.shape, parts.shape, background.shape,
+                       None if void is None else void.shape)
+    n, k, height, width = parts.shape
+    parts, background = parts.astype(bool, copy=False), background.astype(bool, copy=False)
+    h, peak, degenerate = prepare_heatmaps(h, (height, width))
+    if threshold is not None:
+        h = (h >= threshold_cut(peak, threshold, degenerate)[:, None, None]).astype(np.float32)
+        peak = np.ones(n)
+    if void is not None:
+        valid = ~void.astype(bool, copy=False)
+        h = h * valid
+        parts, background = parts & valid[:, None], background & valid
+    p = height * width
+    h2 = h.reshape(n, p)
+    part_sums, part_area = _kernels.mask_sums(h2, parts.reshape(n, k, p))
+    bg_sums, bg_area = _kernels.mask_sums(h2, background.reshape(n, 1, p))
+    scale = np.where(degenerate, 1.0, peak)[:, None]
+    heat = np.concatenate([bg_sums, part_sums], axis=1) / scale
+    area = np.concatenate([bg_area, part_area], axis=1)
+    total = h2.sum(axis=1, dtype=np.float64)[:, None] / scale
+    degenerate = degenerate | ~(total[:, 0] > 0)
+    precision, recall, ph = _finish(heat, area, total, degenerate,
+                                    _min_area_pixels(min_area, p), np)
+    return RegionScores(precision, recall, ph, area, degenerate)
+
+
+def _score_masks_torch(h, parts, background, void, threshold, min_area) -> RegionScores:
+    _check_mask_shapes(h.shape, parts.shape, background.shape,
+                       None if void is None else void.shape)
+    n, k, height, width = parts.shape
+    h, peak, degenerate = prepare_heatmaps_torch(h, (height, width))
+    w = h.double()
+    if threshold is not None:
+        w = (w >= threshold_cut(peak, threshold, degenerate).view(-1, 1, 1)).double()
+        peak = torch.ones_like(peak)
+    masks = torch.cat([background.bool()[:, None], parts.bool()], dim=1)
+    if void is not None:
+        valid = ~void.bool()
+        w = w * valid
+        masks = masks & valid[:, None]
+    p = height * width
+    w2, masks = w.reshape(n, p), masks.reshape(n, k + 1, p)
+    # Chunks of samples bound the float64 copy of the masks to about 64 M values.
+    step = max(1, (1 << 26) // max(1, (k + 1) * p))
+    heat = torch.cat([torch.einsum("nkp,np->nk", masks[i:i + step].double(), w2[i:i + step])
+                      for i in range(0, n, step)]) if n else w2.new_zeros((0, k + 1))
+    area = masks.sum(dim=2)
+    scale = torch.where(degenerate, torch.ones_like(peak), peak).view(-1, 1)
+    heat = heat / scale
+    total = w2.sum(dim=1, keepdim=True) / scale
+    degenerate = degenerate | ~(total.squeeze(1) > 0)
+    precision, recall, ph = _finish(heat, area.double(), total, degenerate,
+                                    _min_area_pixels(min_area, p), _TorchOps)
+    return RegionScores(precision, recall, ph, area, degenerate)

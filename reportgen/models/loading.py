@@ -1,27 +1,50 @@
-"""Build a model from a spec, load its weights from a local file, resolve its target layer.
+"""Build a model from a spec, load its weights offline, resolve its target layer.
 
-Nothing is ever downloaded: weights come from a file, or the model keeps random weights
-(``weights: null``), which is only useful for tests and benchmarks.
+Nothing is ever downloaded. Weights come from a state_dict file (``weights``), from
+torchvision's local cache (``torchvision_weights``, e.g. ``IMAGENET1K_V1``: the file must
+already be in ``$TORCH_HOME/hub/checkpoints``), from a user callable that builds a trained
+model (``arch: "package.module:callable"``), or the model keeps random weights.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import pickle
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from reportgen.errors import ModelError
+from reportgen.models.callables import import_callable
+from reportgen.models.families import (
+    ReshapeTransform,
+    default_reshape,
+    default_target_layer,
+    resolve_layer,
+    resolve_reshape,
+)
 from reportgen.models.partnet import PartNet
 from reportgen.models.preprocessing import Preprocessing
+
+__all__ = ["LoadedModel", "ModelSpec", "build_module", "default_target_layer", "import_callable",
+           "load_model", "resolve_layer"]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to load. ``arch`` is ``partnet`` or a torchvision model name (``resnet18`` ...)."""
+    """What to load.
+
+    ``arch``: ``partnet``, a torchvision model name (``resnet50``, ``vit_b_16`` ...) or
+    ``module:callable`` returning an ``nn.Module`` (called with ``num_classes=`` when it takes
+    that argument). ``target_layer`` and ``reshape`` (``none``, ``vit``, ``tokens``,
+    ``channels_last`` or ``module:callable``) default to the architecture family's.
+    """
 
     name: str
     arch: str
@@ -29,14 +52,19 @@ class ModelSpec:
     weights: Path | None = None
     target_layer: str | None = None
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    torchvision_weights: str | None = None
+    reshape: str | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> ModelSpec:
-        """Read a model description JSON (weights path relative to the file)."""
+        """Read a model description JSON (weights path relative to the file).
+
+        ``preprocessing`` holds ``size`` and either ``mean``/``std`` (with an optional
+        ``pixel_scale``) or a scale ``rule`` such as ``"(x - 127) / 128"``.
+        """
         path = Path(path)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            pre = raw.get("preprocessing", {})
             weights = raw.get("weights")
             return cls(
                 name=str(raw["name"]),
@@ -44,11 +72,9 @@ class ModelSpec:
                 num_classes=int(raw["num_classes"]),
                 weights=(path.parent / weights) if weights else None,
                 target_layer=raw.get("target_layer"),
-                preprocessing=Preprocessing(
-                    size=int(pre.get("size", 224)),
-                    mean=tuple(pre.get("mean", Preprocessing.mean)),
-                    std=tuple(pre.get("std", Preprocessing.std)),
-                ),
+                preprocessing=preprocessing_from_dict(raw.get("preprocessing", {})),
+                torchvision_weights=raw.get("torchvision_weights"),
+                reshape=raw.get("reshape"),
             )
         except FileNotFoundError:
             raise ModelError(f"{path}: model description not found") from None
@@ -57,73 +83,117 @@ class ModelSpec:
                              "object with name, arch, num_classes, weights") from None
 
 
+def preprocessing_from_dict(raw: dict[str, Any]) -> Preprocessing:
+    """``{"size", "mean", "std", "pixel_scale"}`` or ``{"size", "rule"}`` -> Preprocessing."""
+    size = int(raw.get("size", 224))
+    if "rule" in raw:
+        return Preprocessing.from_rule(raw["rule"], size)
+    return Preprocessing(size=size, mean=tuple(raw.get("mean", Preprocessing.mean)),
+                         std=tuple(raw.get("std", Preprocessing.std)),
+                         pixel_scale=float(raw.get("pixel_scale", 255.0)))
+
+
 @dataclass
 class LoadedModel:
-    """A model ready to explain: in eval mode, on ``device``, with its target layer."""
+    """A model ready to explain: in eval mode, on ``device``, with its target layer.
+
+    ``reshape_transform`` turns the target layer's output into (N, K, h, w) maps (None: it
+    already is).
+    """
 
     spec: ModelSpec
     module: nn.Module
     target_layer: nn.Module
     device: torch.device
+    target_layer_name: str = ""
+    reshape_transform: ReshapeTransform | None = None
+    reshape_name: str = "none"
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    @cached_property
+    def weights_digest(self) -> str:
+        """SHA-256 of the parameters and buffers (names, dtypes, shapes, bytes)."""
+        digest = hashlib.sha256(type(self.module).__qualname__.encode())
+        for name, tensor in self.module.state_dict().items():
+            t = tensor.detach().to("cpu").contiguous()
+            digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
 
-def build_module(arch: str, num_classes: int) -> nn.Module:
+
+def _build_from_callable(arch: str, num_classes: int) -> nn.Module:
+    builder = import_callable(arch)
+    try:
+        params = inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        params = {}
+    module = builder(num_classes=num_classes) if "num_classes" in params else builder()
+    if not isinstance(module, nn.Module):
+        raise ModelError(f"arch {arch!r} returned {type(module).__name__}, not a torch nn.Module")
+    return module
+
+
+def build_module(arch: str, num_classes: int, torchvision_weights: str | None = None
+                 ) -> nn.Module:
+    """The architecture with random weights (or torchvision's cached ``torchvision_weights``)."""
+    if ":" in arch:
+        if torchvision_weights:
+            raise ModelError(f"{arch}: torchvision_weights only applies to torchvision names")
+        return _build_from_callable(arch, num_classes)
     if arch == "partnet":
+        if torchvision_weights:
+            raise ModelError("partnet: torchvision_weights only applies to torchvision names")
         return PartNet(num_classes)
     import torchvision
 
+    if torchvision_weights:
+        from reportgen.models.torchvision_cache import cached_weights
+
+        weights = cached_weights(arch, torchvision_weights, num_classes)
+        return torchvision.models.get_model(arch, weights=weights)
     try:
         return torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
     except ValueError:
-        raise ModelError(f"unknown architecture {arch!r} (use 'partnet' or a torchvision "
-                         "model name such as 'resnet18')") from None
+        raise ModelError(f"unknown architecture {arch!r} (use 'partnet', a torchvision model "
+                         "name such as 'resnet18', or 'module:callable')") from None
 
 
-def default_target_layer(arch: str, module: nn.Module) -> str:
-    """The last convolutional block of the architecture family."""
-    if hasattr(module, "default_target_layer"):
-        return module.default_target_layer
-    arch = arch.lower()
-    if arch.startswith("resnet") or arch.startswith("resnext") or arch.startswith("wide_resnet"):
-        return "layer4"
-    if arch.startswith(("vgg", "densenet", "efficientnet", "convnext", "mobilenet")):
-        return "features"
-    convs = [n for n, m in module.named_modules() if isinstance(m, nn.Conv2d)]
-    if not convs:
-        raise ModelError(f"cannot choose a target layer for {arch!r}: set target_layer")
-    return convs[-1]
-
-
-def resolve_layer(module: nn.Module, name: str, arch: str) -> nn.Module:
+def _load_state_dict(module: nn.Module, spec: ModelSpec) -> None:
     try:
-        return module.get_submodule(name)
-    except AttributeError:
-        names = [n for n, _ in module.named_children()]
-        raise ModelError(f"{arch}: no layer named {name!r}; top-level layers are "
-                         f"{', '.join(names)}") from None
+        state = torch.load(spec.weights, map_location="cpu", weights_only=True)
+        module.load_state_dict(state)
+    except FileNotFoundError:
+        raise ModelError(f"{spec.weights}: weights file not found") from None
+    except pickle.UnpicklingError:
+        raise ModelError(f"{spec.weights}: not a state_dict file (save weights with "
+                         "torch.save(model.state_dict(), path), not the whole model)") from None
+    except (RuntimeError, OSError, ValueError, EOFError, AttributeError) as exc:
+        detail = " ".join(str(exc).split())[:400]
+        raise ModelError(f"{spec.weights}: cannot load weights into {spec.arch} ({detail})"
+                         ) from None
 
 
 def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedModel:
+    """Build, load weights, move to ``device``, eval mode, resolve target layer and reshape."""
     device = torch.device(device)
-    module = build_module(spec.arch, spec.num_classes)
+    if spec.weights is not None and spec.torchvision_weights:
+        raise ModelError(f"model {spec.name}: give either weights or torchvision_weights")
+    module = build_module(spec.arch, spec.num_classes, spec.torchvision_weights)
     if spec.weights is not None:
-        try:
-            state = torch.load(spec.weights, map_location="cpu", weights_only=True)
-            module.load_state_dict(state)
-        except FileNotFoundError:
-            raise ModelError(f"{spec.weights}: weights file not found") from None
-        except pickle.UnpicklingError:
-            raise ModelError(f"{spec.weights}: not a state_dict file (save weights with "
-                             "torch.save(model.state_dict(), path), not the whole model)"
-                             ) from None
-        except (RuntimeError, OSError, ValueError, EOFError, AttributeError) as exc:
-            detail = " ".join(str(exc).split())[:400]
-            raise ModelError(f"{spec.weights}: cannot load weights into {spec.arch} ({detail})"
-                             ) from None
+        _load_state_dict(module, spec)
+    module.eval().to(device)
+    return prepare_module(module, spec, device)
+
+
+def prepare_module(module: nn.Module, spec: ModelSpec, device: torch.device | str = "cpu"
+                   ) -> LoadedModel:
+    """Wrap an already built ``module`` (moved to ``device``, eval mode) as a LoadedModel."""
+    device = torch.device(device)
     module.eval().to(device)
     layer_name = spec.target_layer or default_target_layer(spec.arch, module)
-    return LoadedModel(spec, module, resolve_layer(module, layer_name, spec.arch), device)
+    reshape_name = spec.reshape or default_reshape(spec.arch, module)
+    return LoadedModel(spec, module, resolve_layer(module, layer_name, spec.arch), device,
+                       layer_name, resolve_reshape(reshape_name), reshape_name)

@@ -1,19 +1,45 @@
-"""The deterministic template writer: plain sentences built from the facts."""
+"""The deterministic template writer: plain sentences from the facts and findings.
+
+It writes every section (same inputs, same text), is the default when no LLM is configured and
+the fallback when the guard rejects an LLM's drafts. Numbers appear only as placeholders; every
+finding a section must mention is phrased through its own statement.
+"""
 
 from __future__ import annotations
 
-from reportgen.analysis.facts import Fact, FactTable, fact_id
+from collections.abc import Sequence
+
+from reportgen.analysis.facts import FactTable, fact_id
+from reportgen.analysis.findings import Finding
 from reportgen.analysis.stats import ALL_CLASSES
 from reportgen.data.sample import BACKGROUND
+from reportgen.narrative.lookup import classes, is_main_fact, most_and_least, pairs
 from reportgen.narrative.placeholders import placeholder, referenced_facts
 from reportgen.narrative.section import NarrativeSection
+from reportgen.narrative.sections import get_section
 
-
-def _region_medians(facts: FactTable, model: str, method: str, cls: str) -> list[Fact]:
-    return [f for f in facts
-            if f.id.startswith("pqah.ph.q2|") and f.dims.get("model") == model
-            and f.dims.get("method") == method and f.dims.get("class") == cls
-            and "subset" not in f.dims]
+ADVICE = {
+    "background_reliance": "Check whether the backgrounds of the training images give the "
+                           "class away; retrain with varied or masked backgrounds and run "
+                           "this report again.",
+    "class_shortcut": "Look through this class's training images for a cue they all share "
+                      "(a background, a frame, a watermark) and break it with new images.",
+    "dominant_part": "Test the model on images where this part is hidden or unusual, to see "
+                     "whether it still recognises the class.",
+    "neglected_part": "If this part should matter for the decision, add training images in "
+                      "which it is clearly visible, and check that it is labelled correctly.",
+    "misclassified_shift": "Review the misclassified images: their heat lies elsewhere, which "
+                           "often points to the cue that misleads the model.",
+    "model_difference": "When the models are equally accurate, prefer the one whose heat lies "
+                        "on the object rather than around it.",
+    "method_difference": "Do not rest a conclusion on one explanation method: confirm it with "
+                         "a second method before acting on it.",
+    "above_chance": "Compare every statement about a part with the random and centre "
+                    "baselines; only heat above both says the model attends to the part.",
+    "faithfulness_caveat": "Treat these heatmaps as a hint, not a proof, and check the "
+                           "faithfulness scores before drawing conclusions from them.",
+}
+DEFAULT_ADVICE = "Look into this before relying on the model's decisions."
 
 
 def _name(name: str) -> str:
@@ -25,22 +51,44 @@ def _phrase(region: str) -> str:
     return "the background" if region == BACKGROUND else f"the {_name(region)}"
 
 
+def _sentence(statement: str) -> str:
+    statement = statement.strip()
+    return statement if statement.endswith((".", "!", "?")) else statement + "."
+
+
+def _said(finding: Finding) -> str:
+    """A finding's statement, with its caveat when it has one."""
+    text = _sentence(finding.statement)
+    return text + (f" (Caveat: {_sentence(finding.caveat)[:-1]}.)" if finding.caveat else "")
+
+
 class TemplateWriter:
-    """Writes the executive summary from PH medians and heat shares; same facts, same text."""
+    """Writes every section from the facts and findings; same inputs, same text."""
 
     name = "template"
 
-    def summary(self, facts: FactTable) -> NarrativeSection:
-        pairs = sorted({(f.dims["model"], f.dims["method"]) for f in facts
-                        if f.id.startswith("pqah.ph.q2|")})
+    def write_section(self, section: str, facts: FactTable, findings: Sequence[Finding] = (),
+                      audience: str = "end user") -> NarrativeSection:
+        """The section ``section`` (an id of ``sections.SECTIONS``) for ``audience``."""
+        spec = get_section(section)
+        chosen = spec.findings(findings)
+        paragraphs = getattr(self, f"_{section}")(facts, chosen)
+        text = "\n\n".join(p for p in paragraphs if p)
+        return NarrativeSection(section, spec.title, text, self.name,
+                                fact_ids=referenced_facts(text), audience=audience)
+
+    def summary(self, facts: FactTable, findings: Sequence[Finding] = ()) -> NarrativeSection:
+        return self.write_section("summary", facts, findings)
+
+    # One method per section: each returns the paragraphs.
+
+    def _summary(self, facts: FactTable, findings: list[Finding]) -> list[str]:
         paragraphs = []
-        for model, method in pairs:
-            medians = _region_medians(facts, model, method, ALL_CLASSES)
-            parts = [f for f in medians if f.dims["region"] != BACKGROUND]
-            if not parts:
+        for model, method in pairs(facts):
+            extremes = most_and_least(facts, model, method, ALL_CLASSES)
+            if extremes is None:
                 continue
-            best = max(parts, key=lambda f: (f.value, f.id))
-            worst = min(parts, key=lambda f: (f.value, f.id))
+            best, worst = extremes
             dims = {"model": model, "method": method, "class": ALL_CLASSES}
             n_best = fact_id("pqah.ph.n", **dims, region=best.dims["region"])
             text = (f"For model {_name(model)} explained with {_name(method)}, the heatmaps "
@@ -59,6 +107,95 @@ class TemplateWriter:
             paragraphs.append(text)
         if not paragraphs:
             paragraphs.append("No sample could be scored, so there is nothing to summarise.")
-        text = "\n\n".join(paragraphs)
-        return NarrativeSection("summary", "Executive summary", text, self.name,
-                                fact_ids=referenced_facts(text))
+        high = [f for f in findings if f.severity == "high"]
+        others = [f for f in findings if f.severity != "high"][:max(0, 3 - len(high))]
+        if high:
+            paragraphs.append("Needs attention: " + " ".join(_said(f)
+                                                             for f in high))
+        if others:
+            paragraphs.append("Also worth knowing: " + " ".join(_said(f)
+                                                                for f in others))
+        return paragraphs
+
+    def _per_class(self, facts: FactTable, findings: list[Finding]) -> list[str]:
+        paragraphs = []
+        for cls in classes(facts):
+            sentences = []
+            for model, method in pairs(facts):
+                extremes = most_and_least(facts, model, method, cls)
+                if extremes is None:
+                    continue
+                best, worst = extremes
+                sentence = (f"For class {_name(cls)}, {_name(model)}'s {_name(method)} heat "
+                            f"overlaps most with {_phrase(best.dims['region'])} (median PH "
+                            f"{placeholder(best.id)}) and least with "
+                            f"{_phrase(worst.dims['region'])} (median PH "
+                            f"{placeholder(worst.id)})")
+                bg = fact_id("pqah.precision.q2", model=model, method=method, region=BACKGROUND,
+                             **{"class": cls})
+                sentences.append(sentence + (f", and a median {placeholder(bg)} of it falls on "
+                                             "the background." if bg in facts else "."))
+            # The facts above already say which part dominates.
+            sentences += [_said(f) for f in findings
+                          if f.subject.get("class") == cls and f.kind != "dominant_part"]
+            if sentences:
+                paragraphs.append(" ".join(sentences))
+        known = set(classes(facts))
+        rest = [_said(f) for f in findings if f.subject.get("class") not in known]
+        if rest:  # findings about classes without scored facts are still said
+            paragraphs.append(" ".join(rest))
+        if not paragraphs:
+            paragraphs.append("No class could be scored, so there is no per-class critique.")
+        return paragraphs
+
+    def _bias(self, facts: FactTable, findings: list[Finding]) -> list[str]:
+        paragraphs = []
+        if findings:
+            paragraphs.append(" ".join(_said(f) for f in findings))
+        else:
+            paragraphs.append("No rule flagged a reliance on the background, a class-specific "
+                              "shortcut or a shift of the heat in misclassified images.")
+        for model, method in pairs(facts):
+            shares = [f for f in facts
+                      if f.id.startswith("pqah.precision.q2|") and is_main_fact(f)
+                      and f.dims.get("model") == model
+                      and f.dims.get("method") == method and f.dims.get("region") == BACKGROUND
+                      and f.dims.get("class") != ALL_CLASSES]
+            if len(shares) < 2:
+                continue
+            top = max(shares, key=lambda f: (f.value, f.id))
+            low = min(shares, key=lambda f: (f.value, f.id))
+            paragraphs.append(
+                f"For model {_name(model)} with {_name(method)}, the share of the heat on the "
+                f"background is largest for class {_name(top.dims['class'])} (median "
+                f"{placeholder(top.id)}) and smallest for class {_name(low.dims['class'])} "
+                f"(median {placeholder(low.id)}).")
+        return paragraphs
+
+    def _recommendations(self, facts: FactTable, findings: list[Finding]) -> list[str]:
+        if not findings:
+            return ["No finding calls for action. Run this report again after retraining or on "
+                    "new data to confirm that the heat stays on the object."]
+        return [f"{_said(f)} {ADVICE.get(f.kind, DEFAULT_ADVICE)}"
+                for f in findings]
+
+    def _limitations(self, facts: FactTable, findings: list[Finding]) -> list[str]:
+        sentences = []
+        total, scored, excluded = (fact_id(f"run.samples.{k}")
+                                   for k in ("total", "scored", "excluded"))
+        if all(fid in facts for fid in (total, scored, excluded)):
+            sentences.append(f"The analysis rests on {placeholder(scored)} scored images out of "
+                             f"{placeholder(total)}; {placeholder(excluded)} were excluded, "
+                             "each with its reason in the exclusions table.")
+        sizes = [f for f in facts if f.id.startswith("pqah.ph.n|") and is_main_fact(f)
+                 and f.dims.get("region") == BACKGROUND and f.dims.get("class") != ALL_CLASSES]
+        if sizes:
+            small = min(sizes, key=lambda f: (f.value, f.id))
+            sentences.append(f"The smallest group, class {_name(small.dims['class'])}, has "
+                             f"{placeholder(small.id)} images; the medians of small groups are "
+                             "uncertain, so read them with their confidence intervals.")
+        sentences += [_said(f) for f in findings]
+        sentences.append("A heatmap shows where an explanation method puts weight, which is not "
+                         "proof of what the model uses, and PH only measures overlap with the "
+                         "annotated parts.")
+        return [" ".join(sentences)]

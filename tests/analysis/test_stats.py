@@ -141,7 +141,7 @@ def test_group_statistics_has_one_row_per_model_method_class_region_metric():
 def test_correct_and_misclassified_subsets_split_the_samples_of_each_group():
     scores = _scores(per_class=8)
     scores["correct"] = scores["image_id"].str.endswith(("0", "1", "2"))
-    stats = group_statistics(scores).set_index(GROUP_KEYS[:-1] + ["subset"])
+    stats = group_statistics(scores).set_index([*GROUP_KEYS[:-1], "subset"])
     for key in stats.xs("all", level="subset").index:
         n_all = stats.loc[(*key, "all"), "n"]
         n_ok = stats.loc[(*key, "correct"), "n"]

@@ -430,7 +430,7 @@ def test_exif_orientation_6_is_applied_to_the_image(tmp_path):
     exif[EXIF_ORIENTATION] = 6  # display = stored rotated 90 degrees clockwise
     Image.fromarray(stored).save(root / "images" / "x.jpg", exif=exif, quality=95)
     # the label map is at the displayed (portrait) resolution
-    sample = _single(root, root / "images" / "x.jpg", np.zeros((40, 20), np.uint8))
+    sample = _single(root, root / "images" / "x.jpg", _labels(40, 20))
     assert sample.image.shape == (40, 20, 3)
     top, bottom = sample.image[:18].astype(int), sample.image[22:].astype(int)
     assert np.abs(top - [255, 0, 0]).max() <= 8  # the stored left half is now on top
@@ -449,3 +449,88 @@ def test_exif_rotated_image_with_stored_size_labels_is_excluded(tmp_path):
     (item,) = FolderDataset(root)
     assert isinstance(item, Exclusion)
     assert "40x20" in item.reason and "20x40" in item.reason
+
+
+# ---------------------------------------------------------------- YAML manifests
+
+
+def _yaml_manifest(root: Path, samples: list, name: str = "dataset.yaml", **extra) -> Path:
+    import yaml
+
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / name
+    path.write_text(yaml.safe_dump({"name": "tiny", "classes": ["cat", "dog"],
+                                    "parts": ["head", "tail"], "samples": samples, **extra}))
+    return path
+
+
+@pytest.mark.parametrize("name", ["dataset.yaml", "dataset.yml"])
+def test_yaml_manifest_is_read_like_json(tmp_path, name):
+    root = tmp_path / "ds"
+    _write_pair(root, "a")
+    path = _yaml_manifest(root, [_entry("a", "dog")], name=name)
+    dataset = FolderDataset(root)
+    assert dataset.manifest_path == path
+    (sample,) = dataset
+    assert isinstance(sample, Sample) and sample.class_name == "dog"
+
+
+def test_invalid_yaml_manifest_is_a_dataset_error_with_its_position(tmp_path):
+    root = tmp_path / "ds"
+    root.mkdir()
+    (root / "dataset.yaml").write_text("classes: [cat\nparts: ]\n")
+    message = _dataset_error(root)
+    assert str(root / "dataset.yaml") in message and "line" in message
+
+
+def test_two_manifests_are_ambiguous(tmp_path):
+    root = tmp_path / "ds"
+    _write_manifest(root, [])
+    _yaml_manifest(root, [])
+    assert "several manifests" in _dataset_error(root)
+
+
+def test_manifest_option_chooses_the_file(tmp_path):
+    root = tmp_path / "ds"
+    _write_pair(root, "a")
+    _write_manifest(root, [_entry("a")])
+    _yaml_manifest(root, [_entry("a", "dog")], name="dog_split.yaml")
+    (sample,) = load_dataset({"format": "folder", "root": root, "manifest": "dog_split.yaml"})
+    assert sample.class_name == "dog"
+
+
+# ---------------------------------------------------------------- per-class part sets
+
+
+def test_class_parts_are_exposed_and_a_foreign_part_excludes_the_sample(tmp_path):
+    root = tmp_path / "ds"
+    _write_pair(root, "cat_ok", labels=np.where(_labels() == 2, 0, _labels()).astype(np.uint8))
+    _write_pair(root, "cat_tail")  # has a tail, but cats here have heads only
+    _write_pair(root, "dog")
+    _write_manifest(root, [_entry("cat_ok"), _entry("cat_tail"), _entry("dog", "dog")],
+                    class_parts={"cat": ["head"]})
+    dataset = FolderDataset(root)
+    assert dataset.class_parts == {"cat": ("head",)}
+    ok, bad, dog = dataset
+    assert isinstance(ok, Sample) and isinstance(dog, Sample)
+    assert isinstance(bad, Exclusion)
+    assert "['tail'] are not parts of class 'cat'" in bad.reason
+
+
+@pytest.mark.parametrize("class_parts, message", [
+    ({"cow": ["head"]}, "unknown class 'cow'"),
+    ({"cat": ["wing"]}, "unknown parts ['wing']"),
+    ({"cat": "head"}, "must be a list"),
+    (["cat"], "must map class names"),
+])
+def test_malformed_class_parts_are_dataset_errors(tmp_path, class_parts, message):
+    _write_manifest(tmp_path / "ds", [], class_parts=class_parts)
+    assert message in _dataset_error(tmp_path / "ds")
+
+
+def test_label_map_with_no_part_pixel_is_excluded(tmp_path):
+    root = tmp_path / "ds"
+    _write_pair(root, "empty", labels=np.zeros((H, W), np.uint8))
+    bad = _assert_excluded(_dataset_with_one_bad(root, _entry("empty")), "empty",
+                           root / "labels" / "empty.png")
+    assert "no part pixels" in bad.reason

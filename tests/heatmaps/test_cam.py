@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from reportgen.heatmaps import make_method
 from reportgen.heatmaps.cam import METHODS, compute_heatmaps
 from reportgen.models.loading import ModelSpec, load_model
 from reportgen.resources import sample_data_dir
@@ -13,8 +14,9 @@ def inputs(world_samples):
     return PREPROCESSING([s.image for s in world_samples[:4]])
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
-def test_every_method_gives_one_finite_heatmap_per_image(random_partnet, inputs, method):
+@pytest.mark.parametrize("method", sorted(m for m in METHODS if METHODS[m].requires is None))
+def test_every_cam_method_gives_one_finite_heatmap_per_image(random_partnet, inputs, method):
+    """With default parameters (test_methods.py runs every method, captum's included)."""
     batch = compute_heatmaps(random_partnet, inputs, method)
     assert batch.heatmaps.shape == (4, 96, 96)
     assert batch.heatmaps.dtype == np.float32
@@ -36,6 +38,11 @@ def test_explicit_targets_change_the_heatmap(random_partnet, inputs):
     b = compute_heatmaps(random_partnet, inputs, targets=np.full(4, 3, dtype=np.int64))
     assert a.target.tolist() == [0] * 4 and b.target.tolist() == [3] * 4
     assert not np.allclose(a.heatmaps, b.heatmaps)
+
+
+def test_a_method_instance_with_parameters_is_accepted(random_partnet, inputs):
+    batch = compute_heatmaps(random_partnet, inputs, make_method("ablationcam", batch_size=64))
+    assert batch.heatmaps.shape == (4, 96, 96)
 
 
 def test_unknown_method_is_a_clear_error(random_partnet, inputs):

@@ -5,10 +5,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from reportgen.metrics.pqah import score_regions
+from reportgen.metrics.pqah import _score_torch, score_regions
 
 
-def test_soft_ph_matches_hand_computed_values():
+def test_soft_ph_matches_hand_computed_values(kernel_backend):
     heat = np.array([[[1.0, 0.5], [0.0, 0.0]]])
     labels = np.array([[[1, 1], [0, 0]]])
     s = score_regions(heat, labels, 2)
@@ -37,7 +37,7 @@ def test_negative_attribution_is_clipped_and_scale_does_not_matter():
     np.testing.assert_allclose(a.ph, [[2 * 1 / (1 + 3), 0.0]])
 
 
-def test_ignore_pixels_are_dropped_from_every_sum():
+def test_ignore_pixels_are_dropped_from_every_sum(kernel_backend):
     heat = np.array([[[1.0, 1.0], [1.0, 1.0]]])
     labels = np.array([[[1, 255], [0, 0]]])
     s = score_regions(heat, labels, 2)
@@ -46,7 +46,7 @@ def test_ignore_pixels_are_dropped_from_every_sum():
     np.testing.assert_allclose(s.ph, [[2 * 2 / (3 + 2), 2 * 1 / (3 + 1)]])
 
 
-def test_absent_region_is_nan_not_zero_and_min_area_applies():
+def test_absent_region_is_nan_not_zero_and_min_area_applies(kernel_backend):
     heat = np.ones((1, 3, 3))
     labels = np.zeros((1, 3, 3), dtype=int)
     labels[0, 0, 0] = 1
@@ -60,7 +60,7 @@ def test_absent_region_is_nan_not_zero_and_min_area_applies():
 
 @pytest.mark.parametrize("bad", [np.zeros((2, 2)), np.full((2, 2), np.nan),
                                  np.array([[1.0, np.inf], [0, 0]]), -np.ones((2, 2))])
-def test_degenerate_heatmaps_are_flagged_and_get_no_scores(bad):
+def test_degenerate_heatmaps_are_flagged_and_get_no_scores(bad, kernel_backend):
     heat = np.stack([bad, np.ones((2, 2))])
     labels = np.array([[[1, 0], [0, 0]]] * 2)
     s = score_regions(heat, labels, 2)
@@ -68,13 +68,13 @@ def test_degenerate_heatmaps_are_flagged_and_get_no_scores(bad):
     assert np.isnan(s.ph[0]).all() and np.isfinite(s.ph[1]).all()
 
 
-def test_heat_only_on_void_pixels_is_degenerate():
+def test_heat_only_on_void_pixels_is_degenerate(kernel_backend):
     heat = np.array([[[1.0, 0.0], [0.0, 0.0]]])
     labels = np.array([[[255, 1], [0, 0]]])
     assert score_regions(heat, labels, 2).degenerate.tolist() == [True]
 
 
-def test_binary_ph_uses_the_thresholded_heatmap():
+def test_binary_ph_uses_the_thresholded_heatmap(kernel_backend):
     heat = np.array([[[1.0, 0.6], [0.4, 0.0]]])
     labels = np.array([[[1, 0], [1, 0]]])
     s = score_regions(heat, labels, 2, threshold=0.5)
@@ -82,7 +82,7 @@ def test_binary_ph_uses_the_thresholded_heatmap():
     np.testing.assert_allclose(s.ph, [[0.5, 0.5]])
 
 
-def test_heatmap_is_resized_bilinearly_to_the_labels():
+def test_heatmap_is_resized_bilinearly_to_the_labels(kernel_backend):
     heat = np.ones((1, 2, 2))
     labels = np.zeros((1, 4, 4), dtype=int)
     labels[0, :2] = 1
@@ -105,6 +105,83 @@ def test_torch_input_gives_torch_output_on_its_device():
     assert isinstance(s.ph, torch.Tensor) and s.ph.device == heat.device
     ref = score_regions(heat.numpy(), labels.numpy(), 3)
     np.testing.assert_allclose(s.ph.numpy(), ref.ph)
+
+
+def test_uint8_and_wider_label_dtypes_give_the_same_scores(kernel_backend):
+    rng = np.random.default_rng(4)
+    heat = rng.standard_normal((4, 9, 7))
+    labels = rng.integers(0, 5, size=(4, 9, 7))
+    labels[:, 0] = 255
+    ref = score_regions(heat, labels.astype(np.uint8), 5)
+    for dtype in (np.int64, np.int32, np.uint16):
+        s = score_regions(heat, labels.astype(dtype), 5)
+        np.testing.assert_allclose(s.ph, ref.ph, rtol=1e-12)
+        np.testing.assert_array_equal(s.area, ref.area)
+
+
+def test_unknown_uint8_label_ids_raise_with_the_ids(kernel_backend):
+    labels = np.array([[[0, 7], [9, 255]]], dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"\[7, 9\]"):
+        score_regions(np.ones((1, 2, 2)), labels, 2)
+
+
+def test_other_ignore_index_values_work_and_must_not_be_a_region_id():
+    heat = np.ones((1, 2, 2))
+    s = score_regions(heat, np.array([[[1, -1], [0, 0]]]), 2, ignore_index=-1)
+    np.testing.assert_allclose(s.precision, [[2 / 3, 1 / 3]])
+    s = score_regions(heat, np.array([[[1, 200], [0, 0]]], dtype=np.uint8), 2, ignore_index=200)
+    np.testing.assert_allclose(s.precision, [[2 / 3, 1 / 3]])
+    with pytest.raises(ValueError, match="also a region id"):
+        score_regions(heat, np.zeros((1, 2, 2), dtype=np.uint8), 2, ignore_index=1)
+
+
+def test_binary_threshold_one_keeps_every_peak_pixel(kernel_backend):
+    # peak 3: 3 * (1 / 3) rounds below 1 in float32; the cut t * peak in float64 does not.
+    heat = np.array([[[3.0, 3.0], [1.0, 0.0]]], dtype=np.float32)
+    labels = np.array([[[1, 0], [1, 0]]])
+    for s in (score_regions(heat, labels, 2, threshold=1.0),
+              _score_torch(torch.from_numpy(heat), torch.from_numpy(labels), 2, 1.0, 255, 1)):
+        np.testing.assert_allclose(np.asarray(s.ph), [[0.5, 0.5]])
+
+
+def test_many_regions_fall_back_to_the_scatter_path():
+    labels = np.arange(300 * 4).reshape(1, 30, 40) % 300
+    heat = (labels == 299).astype(float)
+    s = score_regions(heat, labels, 300, ignore_index=-1)
+    assert s.ph.shape == (1, 300)
+    np.testing.assert_allclose(s.ph[0, 299], 1.0)
+    np.testing.assert_allclose(s.ph[0, :299], 0.0)
+
+
+def test_empty_batch_gives_empty_arrays():
+    s = score_regions(np.zeros((0, 4, 4)), np.zeros((0, 4, 4), dtype=np.uint8), 3)
+    assert s.ph.shape == (0, 3) and s.degenerate.shape == (0,)
+
+
+@pytest.mark.parametrize("threshold", [None, 0.5])
+@pytest.mark.parametrize("resize", [False, True])
+def test_torch_scatter_path_matches_the_numpy_path(threshold, resize, kernel_backend):
+    rng = np.random.default_rng(2)
+    heat = rng.standard_normal((6, 8, 8)).astype(np.float32)
+    heat[1] = -1  # degenerate
+    heat[2, 0, 0] = np.nan  # degenerate
+    labels = rng.integers(0, 4, size=(6, 16 if resize else 8, 16 if resize else 8))
+    labels[:, 0] = 255
+    labels[3] = 0  # parts absent
+    ref = score_regions(heat, labels, 5, threshold=threshold)
+    got = _score_torch(torch.from_numpy(heat), torch.from_numpy(labels), 5, threshold, 255, 1)
+    for name in ("precision", "recall", "ph", "area", "degenerate"):
+        np.testing.assert_allclose(getattr(got, name).numpy(), getattr(ref, name), rtol=1e-6,
+                                   err_msg=name)
+
+
+def test_half_precision_tensors_are_accepted():
+    heat = torch.rand(2, 4, 4)
+    labels = torch.randint(0, 3, (2, 4, 4), dtype=torch.uint8)
+    for dtype in (torch.float16, torch.bfloat16):
+        s = score_regions(heat.to(dtype), labels, 3)
+        ref = score_regions(heat.to(dtype).float().numpy(), labels.numpy(), 3)
+        np.testing.assert_allclose(s.ph.numpy(), ref.ph)
 
 
 # --- properties ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -241,3 +242,83 @@ def test_preprocessing_keeps_spatial_layout_channels_first():
     out = Preprocessing(size=4, mean=(0, 0, 0), std=(1, 1, 1))([image])
     assert out[0, 0, 0, 3] == 1.0
     assert out[0, 0].sum() == 1.0 and out[0, 1:].sum() == 0.0
+
+
+# ---------------------------------------------------------------- user models (module:callable)
+
+USER_MODULE = '''
+import torch
+from reportgen.models.partnet import PartNet
+
+CALLS = []
+
+def build(num_classes):
+    CALLS.append(num_classes)
+    torch.manual_seed(3)
+    return PartNet(num_classes)
+
+def build_without_arguments():
+    return PartNet(5)
+
+def not_a_model():
+    return "a string"
+
+VALUE = 3
+'''
+
+
+@pytest.fixture()
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "my_models.py").write_text(USER_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "my_models"
+    sys.modules.pop("my_models", None)
+
+
+def test_user_callable_builds_the_model_with_num_classes(user_module):
+    loaded = load_model(ModelSpec("mine", f"{user_module}:build", 7))
+    assert isinstance(loaded.module, PartNet)
+    assert loaded.module.classifier.out_features == 7
+    assert loaded.target_layer is loaded.module.features  # the module's own default
+    assert not loaded.module.training
+
+
+def test_user_callable_without_num_classes_is_called_without_arguments(user_module):
+    loaded = load_model(ModelSpec("mine", f"{user_module}:build_without_arguments", 5))
+    assert loaded.module.classifier.out_features == 5
+
+
+def test_user_model_can_take_weights_from_a_file(user_module, tmp_path):
+    torch.manual_seed(9)
+    source = PartNet(4)
+    torch.save(source.state_dict(), tmp_path / "w.pt")
+    loaded = load_model(ModelSpec("mine", f"{user_module}:build", 4, weights=tmp_path / "w.pt"))
+    for name, value in source.state_dict().items():
+        assert torch.equal(loaded.module.state_dict()[name], value)
+
+
+@pytest.mark.parametrize(("arch", "message"), [
+    ("no_such_module_xyz:build", "cannot import 'no_such_module_xyz'"),
+    ("my_models:missing", "module 'my_models' has no 'missing'"),
+    ("my_models:VALUE", "is not callable"),
+    ("my_models:not_a_model", "returned str, not a torch nn.Module"),
+    ("my_models:", "expected 'package.module:callable'"),
+])
+def test_bad_user_callables_raise_model_error(user_module, arch, message):
+    with pytest.raises(ModelError, match=message):
+        load_model(ModelSpec("mine", arch, 3))
+
+
+# ---------------------------------------------------------------- weights digest
+
+
+def test_weights_digest_changes_with_any_weight_and_not_with_the_name(tmp_path):
+    torch.manual_seed(0)
+    torch.save(PartNet(4).state_dict(), tmp_path / "a.pt")
+    a = load_model(ModelSpec("a", "partnet", 4, weights=tmp_path / "a.pt"))
+    b = load_model(ModelSpec("b", "partnet", 4, weights=tmp_path / "a.pt"))
+    assert a.weights_digest == b.weights_digest
+    with torch.no_grad():
+        b.module.features[0].weight[0, 0, 0, 0] += 1e-6
+    b.__dict__.pop("weights_digest")  # cached per model; recompute after editing weights
+    assert a.weights_digest != b.weights_digest

@@ -1,0 +1,65 @@
+"""Models and inputs for the heatmap tests: a trained tiny CNN, a tiny ViT, a small ResNet."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from reportgen.models.loading import LoadedModel, ModelSpec, load_model, prepare_module
+from reportgen.models.preprocessing import Preprocessing
+from reportgen.resources import sample_data_dir
+from reportgen.sample_data.train import PREPROCESSING
+
+
+def make_tiny_vit(num_classes: int = 4, seed: int = 0) -> nn.Module:
+    """A 2-layer ViT on 32 x 32 inputs (4 x 4 patches of 8 px).
+
+    torchvision zeroes the head and uses unit LayerNorms at init, which makes every logit 0
+    and every channel sum of a LayerNorm output 0; random values give a ViT worth explaining.
+    """
+    torch.manual_seed(seed)
+    vit = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2,
+                                               num_heads=2, hidden_dim=16, mlp_dim=32,
+                                               num_classes=num_classes)
+    for module in vit.modules():
+        if isinstance(module, nn.LayerNorm):
+            nn.init.normal_(module.weight, 1.0, 0.5)
+            nn.init.normal_(module.bias, 0.0, 0.5)
+    nn.init.normal_(vit.heads.head.weight, 0.0, 0.5)
+    return vit
+
+
+@pytest.fixture(scope="session")
+def tiny_vit() -> LoadedModel:
+    spec = ModelSpec("tiny-vit", "vit_tiny", 4, preprocessing=Preprocessing(size=32))
+    return prepare_module(make_tiny_vit(), spec)
+
+
+@pytest.fixture(scope="session")
+def trained_partnet() -> LoadedModel:
+    """The shipped sample model (trained): its CAMs are far from degenerate."""
+    return load_model(ModelSpec.from_file(sample_data_dir() / "models" / "partnet_biased.json"))
+
+
+@pytest.fixture(scope="session")
+def small_resnet() -> LoadedModel:
+    torch.manual_seed(0)
+    return load_model(ModelSpec("resnet18", "resnet18", 5, preprocessing=Preprocessing(size=64)))
+
+
+@pytest.fixture(scope="session")
+def world_inputs(world_samples) -> torch.Tensor:
+    """(4, 3, 96, 96) normalised inputs of four part-world samples."""
+    return PREPROCESSING([s.image for s in world_samples[:4]])
+
+
+@pytest.fixture(scope="session")
+def vit_inputs() -> torch.Tensor:
+    return torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture(scope="session")
+def resnet_inputs() -> torch.Tensor:
+    return torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(2))
