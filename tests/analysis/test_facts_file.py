@@ -7,7 +7,6 @@ import jsonschema
 import pytest
 
 from reportgen.config import config_from_dict
-from reportgen.models.loading import ModelSpec
 from reportgen.pipeline import run_pipeline
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "reportgen" / "analysis"
