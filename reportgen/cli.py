@@ -56,7 +56,12 @@ def _run_with_progress(config, out: Path, quiet: bool) -> None:
     excluded = result.facts["run.samples.excluded"].display
     console.print(f"{scored} samples scored, {excluded} excluded; "
                   f"PDF: {result.report_pdf}")
+    for c in result.conditions:
+        console.print(f"condition {c.expression!r}: {'FAILED' if c.failed else 'passed'} "
+                      f"({c.reason})", highlight=False)
     print(f"Report: {result.report_html}")
+    if result.failed_conditions:
+        raise typer.Exit(1)
 
 
 def _fail(exc: Exception) -> None:
@@ -92,16 +97,25 @@ def run(
     batch_size: Annotated[Optional[int], typer.Option(  # noqa: UP045
         "--batch-size", help="Images per batch.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Run seed.")] = None,  # noqa: UP045
+    fail_if: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--fail-if", help="A CI-gate condition 'FACT OP NUMBER', e.g. "
+        "'pqah.precision.q2|region=background > 0.4'; exit 1 when it holds. Repeatable; "
+        "added to the config's fail_if.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Run the pipeline described by CONFIG: a folder-format dataset, one or more models
-    (PartNet or torchvision architectures with local weights) and CAM methods, to a report.
-    Today: the folder dataset format only, heatmaps are not cached between runs."""
+    """Run the pipeline described by CONFIG (a dataset in any supported format, models with
+    local weights and/or precomputed heatmaps, CAM methods) to a report in --out. Heatmaps
+    are recomputed on every run (no cache yet). Exit 1 when a fail_if condition holds."""
     from reportgen.config import load_config
 
     try:
         cfg = load_config(config, {"limit": limit, "device": device, "batch_size": batch_size,
                                    "seed": seed})
+        if fail_if:
+            from reportgen.config import config_from_dict
+
+            cfg = config_from_dict({**cfg.model_dump(), "fail_if": [*cfg.fail_if, *fail_if]},
+                                   source=str(config))
         _run_with_progress(cfg, out, quiet)
     except ReportgenError as exc:
         _fail(exc)
@@ -150,6 +164,20 @@ def render(
         print(f"Report: {render_run(run_dir)}")
     except ReportgenError as exc:
         _fail(exc)
+
+
+config_app = typer.Typer(help="The run configuration file.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the run configuration (YAML keys, types, defaults)."""
+    import json
+
+    from reportgen.config import RunConfig
+
+    print(json.dumps(RunConfig.model_json_schema(), indent=2))
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import hashlib
 import json
 from pathlib import Path
@@ -85,6 +87,18 @@ class ModelConfig(_Strict):
                          self.target_layer, Preprocessing(pre.size, pre.mean, pre.std))
 
 
+class FindingsThresholds(_Strict):
+    """Thresholds of the findings rules (see docs/facts-schema.md)."""
+
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_n: int = Field(10, ge=2)
+    background_share: float = Field(0.5, ge=0, le=1)
+    min_cliffs_delta: float = Field(0.33, ge=0, le=1)
+    min_difference: float = Field(0.05, ge=0)
+    neglect_ratio: float = Field(0.5, ge=0)
+    road_min: float = 0.0
+
+
 class RunConfig(_Strict):
     title: str = "Heatmap analysis report"
     dataset: DatasetConfig
@@ -95,6 +109,20 @@ class RunConfig(_Strict):
     device: str = "auto"
     seed: int = 0
     limit: int | None = Field(None, gt=0)
+    findings: FindingsThresholds = FindingsThresholds()
+    fail_if: list[str] = Field(default_factory=list, description=(
+        "CI gate conditions 'FACT_PATTERN OP NUMBER', e.g. "
+        "'pqah.precision.q2|region=background > 0.4': the run exits 1 when any fact matching "
+        "the pattern satisfies the comparison"))
+
+    @field_validator("fail_if")
+    @classmethod
+    def _parsable_conditions(cls, conditions: list[str]) -> list[str]:
+        from reportgen.conditions import parse_condition
+
+        for c in conditions:
+            parse_condition(c)
+        return conditions
 
     @field_validator("methods")
     @classmethod
@@ -142,7 +170,8 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     """Read and validate a YAML config; ``overrides`` (CLI flags) replace top-level keys."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text) or {}
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, yaml.YAMLError) as exc:
@@ -153,17 +182,65 @@ def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
                           ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a mapping of keys to values")
-    return config_from_dict(_resolve_paths(raw, path.parent), overrides, source=str(path))
+    return config_from_dict(_resolve_paths(raw, path.parent), overrides, source=str(path),
+                            lines=_key_lines(text))
 
 
-def config_from_dict(raw: dict, overrides: dict | None = None, source: str = "config"
-                     ) -> RunConfig:
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys allowed at the mapping that holds ``loc``'s last key."""
+    model: type[BaseModel] | None = RunConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        inner = getattr(ann, "__args__", (ann,))
+        model = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)),
+                     None)
+    return sorted(model.model_fields) if model else []
+
+
+def _describe_error(error: dict, lines: dict[tuple, int] | None) -> str:
+    loc = tuple(error["loc"])
+    where = ".".join(map(str, loc)) or "(top)"
+    line = (lines or {}).get(loc)
+    at = f" (line {line})" if line else ""
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{where}{at}: unknown key{hint}"
+    return f"{where}{at}: {error['msg']}"
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """(key path) -> 1-based line of that key in a YAML document (best effort)."""
+    out: dict[tuple, int] = {}
+
+    def walk(node, path):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = (*path, k.value)
+                out[key] = k.start_mark.line + 1
+                walk(v, key)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                out[(*path, i)] = v.start_mark.line + 1
+                walk(v, (*path, i))
+
+    with contextlib.suppress(yaml.YAMLError):
+        walk(yaml.compose(text), ())
+    return out
+
+
+def config_from_dict(raw: dict, overrides: dict | None = None, source: str = "config",
+                     lines: dict[tuple, int] | None = None) -> RunConfig:
     raw = {**raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
-                    for e in exc.errors()]
+        problems = [_describe_error(e, lines) for e in exc.errors()]
         if not raw.get("models") and not raw.get("heatmaps") and not any(
                 "models" in p for p in problems):
             problems.append(f"models: {NOTHING_TO_EXPLAIN}")

@@ -26,6 +26,7 @@ from reportgen.analysis.facts import FactTable, facts_from_statistics
 from reportgen.analysis.findings import Finding
 from reportgen.analysis.rules import FindingsConfig, derive_findings
 from reportgen.analysis.stats import ALL_CLASSES, group_statistics
+from reportgen.conditions import ConditionResult, evaluate_conditions
 from reportgen.config import RunConfig
 from reportgen.data import load_dataset
 from reportgen.data.heatmap_files import heatmap_groups, open_heatmaps
@@ -51,7 +52,13 @@ class RunResult:
     facts: FactTable
     scores: pd.DataFrame
     exclusions: pd.DataFrame
+    findings: list[Finding] = field(default_factory=list)
+    conditions: list[ConditionResult] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed_conditions(self) -> list[ConditionResult]:
+        return [c for c in self.conditions if c.failed]
 
     @property
     def report_html(self) -> Path:
@@ -167,7 +174,9 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         facts.add_value("run.samples.excluded", len(excluded_ids), total, "count")
         facts.add_value("run.samples.scored", total - len(excluded_ids), total, "count")
         _accuracy_facts(scores, facts)
-        findings = derive_findings(scores, facts, FindingsConfig(seed=config.seed))
+        findings = derive_findings(scores, facts, FindingsConfig(
+            **config.findings.model_dump(), seed=config.seed))
+        conditions = evaluate_conditions(config.fail_if, facts)
     with timer.stage("narrative"):
         narrative = [TemplateWriter().summary(facts)]
 
@@ -175,6 +184,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                                    columns=list(EXCLUSION_COLUMNS))
     run_info = {
         "title": config.title,
+        "conditions": [asdict(c) for c in conditions],
         "config": config.model_dump(mode="json"),
         "config_hash": config.fingerprint(),
         "seed": config.seed,
@@ -209,7 +219,8 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         render_run(out_dir, run_info)
     run_info["timings"] = timer.timings
     atomic_write_json(out_dir / "run.json", run_info)
-    return RunResult(out_dir, facts, scores, exclusion_table, timer.timings)
+    return RunResult(out_dir, facts, scores, exclusion_table, findings, conditions,
+                     timer.timings)
 
 
 def _accuracy_facts(scores: pd.DataFrame, facts: FactTable) -> None:

@@ -152,3 +152,22 @@ def test_inspect_prints_counts_and_problems_and_strict_exits_1(tmp_path, folder_
     assert result.exit_code == 0 and "8 items: 7 samples, 1 excluded" in result.output
     assert CliRunner().invoke(app, ["inspect", str(folder_dataset), "--strict"]).exit_code == 1
     assert CliRunner().invoke(app, ["inspect", str(tmp_path / "missing")]).exit_code == 2
+
+
+def test_config_schema_prints_the_json_schema_of_the_run_config():
+    result = CliRunner().invoke(app, ["config", "schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert {"dataset", "models", "methods", "fail_if", "findings"} <= set(schema["properties"])
+
+
+def test_fail_if_flag_exits_1_and_the_report_lists_the_condition(tmp_path, run_config):
+    out = tmp_path / "gate"
+    result = CliRunner().invoke(app, ["run", str(run_config), "--out", str(out), "-q",
+                                      "--fail-if", "pqah.ph.q2|region=background >= 0"])
+    assert result.exit_code == 1, result.output
+    assert "FAILED" in result.output
+    html = (out / "report.html").read_text()
+    assert "pqah.ph.q2|region=background &gt;= 0" in html and "FAILED" in html
+    run_info = json.loads((out / "run.json").read_text())
+    assert run_info["conditions"][0]["failed"] is True

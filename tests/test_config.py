@@ -198,3 +198,31 @@ def test_fingerprint_changes_with_an_override(tmp_path):
     path = _write(tmp_path, BASIC)
     assert load_config(path, {"limit": 2}).fingerprint() != load_config(path).fingerprint()
     assert load_config(path, {"limit": None}).fingerprint() == load_config(path).fingerprint()
+
+
+def test_unknown_key_error_names_the_key_its_line_and_a_close_match(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("dataset:\n  root: data\nmodels:\n  - arch: resnet18\n    num_classes: 3\n"
+                    "batch_sise: 8\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert "batch_sise (line 6): unknown key; did you mean 'batch_size'?" in message
+    assert str(path) in message
+
+
+def test_nested_unknown_key_gets_its_own_suggestions(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("dataset:\n  root: data\n  fromat: folder\nmodels:\n  - arch: resnet18\n"
+                    "    num_classes: 3\n")
+    with pytest.raises(ConfigError, match=r"dataset.fromat \(line 3\): unknown key; did you "
+                                          r"mean 'format'\?"):
+        load_config(path)
+
+
+def test_fail_if_conditions_are_validated_when_the_config_loads(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("dataset: {root: data}\nmodels: [{arch: resnet18, num_classes: 3}]\n"
+                    "fail_if: ['pqah.ph.q2 is high']\n")
+    with pytest.raises(ConfigError, match="FACT OP NUMBER"):
+        load_config(path)

@@ -86,6 +86,9 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         "counts": counts,
         "narrative": sections,
         "findings": key_findings,
+        "conditions": [{**c, "shown": [{"id": fid, "display": facts.display(fid)}
+                                        for fid in c["triggered"][:5] if fid in facts]}
+                       for c in run.get("conditions", [])],
         "comparisons": comparisons,
         "exclusions": exclusions.to_dict(orient="records"),
         "part_names": part_names,
