@@ -56,6 +56,10 @@ def _run_with_progress(config, out: Path, quiet: bool) -> None:
     excluded = result.facts["run.samples.excluded"].display
     console.print(f"{scored} samples scored, {excluded} excluded; "
                   f"PDF: {result.report_pdf}")
+    if config.cache:
+        from reportgen.heatmaps import cache_report
+
+        console.print(cache_report(out / "cache" / "heatmaps").describe(), highlight=False)
     for c in result.conditions:
         console.print(f"condition {c.expression!r}: {'FAILED' if c.failed else 'passed'} "
                       f"({c.reason})", highlight=False)
@@ -74,13 +78,15 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")] = Path(
         "out/demo"),
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Neither read nor write the heatmap cache.")] = False,
 ) -> None:
     """Run the built-in sample end to end (offline, CPU): Grad-CAM heatmaps of a small
     trained CNN, PQAH scores, statistics, narrative, report.html and report.pdf."""
     from reportgen.demo import demo_config
 
     try:
-        _run_with_progress(demo_config(), out, quiet)
+        _run_with_progress(demo_config(cache=not no_cache), out, quiet)
     except ReportgenError as exc:
         _fail(exc)
 
@@ -102,15 +108,18 @@ def run(
         "'pqah.precision.q2|region=background > 0.4'; exit 1 when it holds. Repeatable; "
         "added to the config's fail_if.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Neither read nor write the heatmap cache.")] = False,
 ) -> None:
     """Run the pipeline described by CONFIG (a dataset in any supported format, models with
-    local weights and/or precomputed heatmaps, CAM methods) to a report in --out. Heatmaps
-    are recomputed on every run (no cache yet). Exit 1 when a fail_if condition holds."""
+    local weights and/or precomputed heatmaps, CAM and attribution methods) to a report in
+    --out. Heatmaps are cached in --out/cache, so a killed run resumes where it stopped.
+    Exit 1 when a fail_if condition holds."""
     from reportgen.config import load_config
 
     try:
         cfg = load_config(config, {"limit": limit, "device": device, "batch_size": batch_size,
-                                   "seed": seed})
+                                   "seed": seed, "cache": False if no_cache else None})
         if fail_if:
             from reportgen.config import config_from_dict
 

@@ -61,6 +61,20 @@ class PreprocessingConfig(_Strict):
     size: int = Field(224, gt=0)
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    pixel_scale: float = Field(255.0, gt=0)
+    rule: str | None = None  # e.g. "(x - 127) / 128" on raw 0..255 pixels; replaces mean/std
+
+    @field_validator("rule")
+    @classmethod
+    def _parsable_rule(cls, rule):
+        if rule is not None:
+            Preprocessing.from_rule(rule)
+        return rule
+
+    def to_preprocessing(self) -> Preprocessing:
+        if self.rule:
+            return Preprocessing.from_rule(self.rule, self.size)
+        return Preprocessing(self.size, self.mean, self.std, self.pixel_scale)
 
 
 class ModelConfig(_Strict):
@@ -73,18 +87,22 @@ class ModelConfig(_Strict):
     weights: Path | None = None
     target_layer: str | None = None
     preprocessing: PreprocessingConfig = PreprocessingConfig()
+    torchvision_weights: str | None = None  # IMAGENET1K_V1, DEFAULT ...: local cache only
+    reshape: str | None = None  # none | vit | tokens | channels_last | module:callable
 
     def to_spec(self) -> ModelSpec:
         if self.spec is not None:
             spec = ModelSpec.from_file(self.spec)
             overrides = {k: v for k, v in (("name", self.name),
-                                           ("target_layer", self.target_layer)) if v}
+                                           ("target_layer", self.target_layer),
+                                           ("torchvision_weights", self.torchvision_weights),
+                                           ("reshape", self.reshape)) if v}
             return ModelSpec(**{**spec.__dict__, **overrides})
         if not (self.arch and self.num_classes):
             raise ConfigError("a model needs either 'spec' or both 'arch' and 'num_classes'")
-        pre = self.preprocessing
         return ModelSpec(self.name or self.arch, self.arch, self.num_classes, self.weights,
-                         self.target_layer, Preprocessing(pre.size, pre.mean, pre.std))
+                         self.target_layer, self.preprocessing.to_preprocessing(),
+                         self.torchvision_weights, self.reshape)
 
 
 class FindingsThresholds(_Strict):
@@ -110,6 +128,9 @@ class RunConfig(_Strict):
     seed: int = 0
     limit: int | None = Field(None, gt=0)
     findings: FindingsThresholds = FindingsThresholds()
+    target: Literal["predicted", "ground_truth"] = "predicted"
+    method_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    cache: bool = True
     fail_if: list[str] = Field(default_factory=list, description=(
         "CI gate conditions 'FACT_PATTERN OP NUMBER', e.g. "
         "'pqah.precision.q2|region=background > 0.4': the run exits 1 when any fact matching "
@@ -131,6 +152,14 @@ class RunConfig(_Strict):
         if unknown:
             raise ValueError(f"unknown methods {unknown}; choose from {sorted(METHODS)}")
         return methods
+
+    @model_validator(mode="after")
+    def _valid_method_params(self) -> RunConfig:
+        for name, params in self.method_params.items():
+            if name not in self.methods:
+                raise ValueError(f"method_params: {name!r} is not in methods")
+            METHODS[name](**params)  # ValueError naming unknown parameters
+        return self
 
     @model_validator(mode="after")
     def _something_to_explain(self) -> RunConfig:

@@ -6,7 +6,7 @@ from reportgen.config import RunConfig, config_from_dict
 from reportgen.resources import sample_data_dir
 
 
-def demo_config() -> RunConfig:
+def demo_config(cache: bool = True) -> RunConfig:
     root = sample_data_dir()
     return config_from_dict({
         "title": "reportgen demo: does PartNet take the background shortcut?",
@@ -17,4 +17,5 @@ def demo_config() -> RunConfig:
         "batch_size": 50,
         "device": "cpu",
         "seed": 0,
+        "cache": cache,
     }, source="built-in demo config")

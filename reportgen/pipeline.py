@@ -33,7 +33,7 @@ from reportgen.data.heatmap_files import heatmap_groups, open_heatmaps
 from reportgen.data.sample import Sample
 from reportgen.errors import ReportgenError
 from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
-from reportgen.heatmaps.cam import HeatmapBatch, compute_heatmaps
+from reportgen.heatmaps import HeatmapBatch, HeatmapCache, HeatmapEngine, make_method
 from reportgen.io import atomic_write, atomic_write_json, atomic_write_text
 from reportgen.models.loading import load_model
 from reportgen.narrative.section import NarrativeSection
@@ -96,7 +96,7 @@ def _batches(items, size: int) -> Iterator[list]:
 
 def versions() -> dict[str, str]:
     found = {"reportgen": reportgen.__version__, "python": platform.python_version()}
-    for dist in ("torch", "torchvision", "grad-cam", "numpy", "pandas", "weasyprint"):
+    for dist in ("torch", "torchvision", "grad-cam", "captum", "numpy", "pandas", "weasyprint"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[dist] = metadata.version(dist)
     return found
@@ -123,6 +123,11 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
     with timer.stage("load"):
         dataset = load_dataset(config.dataset.to_spec(), limit=config.limit)
         models = [load_model(m.to_spec(), device) for m in config.models]
+        # Fails fast when an optional method's extra (captum) is missing.
+        cache = HeatmapCache.open(out_dir / "cache" / "heatmaps", enabled=config.cache)
+        engines = {(i, name): HeatmapEngine(m, make_method(name, **config.method_params.get(
+                       name, {})), cache)
+                   for i, m in enumerate(models) for name in config.methods}
         external = [(h, open_heatmaps(h.path)) for h in config.heatmaps]
     class_names = list(dataset.class_names)
     if ALL_CLASSES in class_names:
@@ -142,10 +147,11 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
             exclusions += [e for e in batch if isinstance(e, Exclusion)]
             total += len(batch)
             if samples:
-                for model in models:
-                    inputs = model.spec.preprocessing([s.image for s in samples], device)
+                classes = ([s.class_index for s in samples]
+                           if config.target == "ground_truth" else None)
+                for i, model in enumerate(models):
                     for method in config.methods:
-                        heat = compute_heatmaps(model, inputs, method)
+                        heat = engines[i, method].explain([s.image for s in samples], classes)
                         table, excluded = score_batch(samples, heat, model.name, method,
                                                       class_names)
                         frames.append(table)
@@ -197,9 +203,13 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         "models": [m.name for m in models],
         "model_specs": [{"name": m.name, "arch": m.spec.arch, "num_classes": m.spec.num_classes,
                          "weights": str(m.spec.weights) if m.spec.weights else None,
-                         "target_layer": m.spec.target_layer,
+                         "target_layer": m.target_layer_name, "reshape": m.reshape_name,
+                         "torchvision_weights": m.spec.torchvision_weights,
                          "preprocessing": asdict(m.spec.preprocessing)} for m in models],
         "methods": list(config.methods),
+        "cache": {**cache.report().as_dict(), "enabled": cache.enabled,
+                  "computed": sum(e.computed for e in engines.values()),
+                  "reused": sum(e.reused for e in engines.values())},
         "precomputed_heatmaps": [{"method": h.method, "model": h.model, "path": str(h.path)}
                                  for h in config.heatmaps],
         "skipped_metrics": [{"metrics": "faithfulness", "method": h.method,

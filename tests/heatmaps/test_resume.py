@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from reportgen.heatmaps import cache_report
@@ -36,6 +37,7 @@ def batches_done(out: Path) -> int:
     return len(log.read_text().splitlines()) if log.exists() else 0
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_without_recomputing_and_matches_an_uninterrupted_run(tmp_path):
     torch.manual_seed(0)
     weights = tmp_path / "partnet.pt"

@@ -39,6 +39,7 @@ def label_names(root: Path) -> list[str]:
     return [str(c[0]) if len(c) else "" for c in cells]
 
 
+@pytest.mark.slow
 def test_gradcam_of_a_predicted_garment_heats_the_garment_more_than_the_hair(real_data):
     from reportgen.models.efficientnet_lite import efficientnet_lite0_spec
     from reportgen.models.loading import load_model
