@@ -24,7 +24,7 @@ import torch
 import reportgen
 from reportgen.analysis.facts import FactTable, facts_from_statistics
 from reportgen.analysis.findings import Finding
-from reportgen.analysis.rules import FindingsConfig, derive_findings
+from reportgen.analysis.rules import BASELINE_MODEL, FindingsConfig, derive_findings
 from reportgen.analysis.stats import ALL_CLASSES, group_statistics
 from reportgen.conditions import ConditionResult, evaluate_conditions
 from reportgen.config import RunConfig
@@ -34,6 +34,7 @@ from reportgen.data.sample import Sample
 from reportgen.errors import ReportgenError
 from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
 from reportgen.heatmaps import HeatmapBatch, HeatmapCache, HeatmapEngine, make_method
+from reportgen.heatmaps.baselines import BASELINES
 from reportgen.io import atomic_write, atomic_write_json, atomic_write_text
 from reportgen.models.loading import load_model
 from reportgen.narrative.section import NarrativeSection
@@ -41,7 +42,7 @@ from reportgen.narrative.template_writer import TemplateWriter
 from reportgen.report.context import build_context
 from reportgen.report.html import render_html
 from reportgen.report.pdf import write_pdf
-from reportgen.scoring import empty_scores, score_batch
+from reportgen.scoring import baseline_batch, empty_scores, score_batch
 
 Progress = Callable[[str, int, int], None]
 
@@ -138,11 +139,12 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
             raise ReportgenError(f"model {m.name} has {m.spec.num_classes} outputs but dataset "
                                  f"{dataset.name} has {len(class_names)} classes")
 
+    grid = cam_grid(models[0]) if models else None
     frames: list[pd.DataFrame] = []
     exclusions: list[Exclusion] = []
     total = scored = 0
     with timer.stage("heatmaps_and_scores"):
-        for batch in _batches(dataset, config.batch_size):
+        for batch_no, batch in enumerate(_batches(dataset, config.batch_size)):
             samples: list[Sample] = [s for s in batch if isinstance(s, Sample)]
             exclusions += [e for e in batch if isinstance(e, Exclusion)]
             total += len(batch)
@@ -154,6 +156,13 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                         heat = engines[i, method].explain([s.image for s in samples], classes)
                         table, excluded = score_batch(samples, heat, model.name, method,
                                                       class_names)
+                        frames.append(table)
+                        exclusions += excluded
+                for name in BASELINES:
+                    for idx, heat in baseline_batch(samples, name, (config.seed, batch_no),
+                                                    grid):
+                        table, excluded = score_batch([samples[i] for i in idx], heat,
+                                                      BASELINE_MODEL, name, class_names)
                         frames.append(table)
                         exclusions += excluded
                 for spec, source in external:
@@ -233,11 +242,25 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                      timer.timings)
 
 
+def cam_grid(model) -> tuple[int, int] | None:
+    """(rows, cols) of the target layer's output: the resolution the random baseline mimics."""
+    shape: list[tuple[int, ...]] = []
+    hook = model.target_layer.register_forward_hook(lambda m, i, o: shape.append(tuple(o.shape)))
+    try:
+        size = model.spec.preprocessing.size
+        with torch.no_grad():
+            model.module(torch.zeros(1, 3, size, size, device=model.device))
+    finally:
+        hook.remove()
+    return shape[0][-2:] if shape and len(shape[0]) == 4 else None
+
+
 def _accuracy_facts(scores: pd.DataFrame, facts: FactTable) -> None:
     if scores.empty:
         return
     per_image = scores.drop_duplicates(["model", "method", "image_id", "object_id"])
-    per_image = per_image[per_image["predicted_class"] != ""]  # precomputed: no prediction
+    # precomputed heatmaps and baselines have no prediction
+    per_image = per_image[per_image["predicted_class"] != ""]
     for (model, method), group in per_image.groupby(["model", "method"], sort=True):
         facts.add_value("model.accuracy", 100.0 * group["correct"].mean(), len(group),
                         "percent", "higher", model=model, method=method)

@@ -10,10 +10,13 @@ import pandas as pd
 
 from reportgen.data.sample import IGNORE_INDEX, Sample
 from reportgen.exclusions import Exclusion
+from reportgen.heatmaps.baselines import baseline_heatmaps
 from reportgen.heatmaps.cam import HeatmapBatch
+from reportgen.metrics.localization import score_localization
 from reportgen.metrics.pqah import score_masks, score_regions
 from reportgen.metrics.registry import MetricInfo, register_metric
 
+OBJECT = "object"  # the region name of image-level metrics
 SCORE_COLUMNS = ["image_id", "object_id", "class_name", "target_class", "predicted_class",
                  "correct", "model", "method", "region", "metric", "value"]
 REGION_METRICS = {"pqah.precision": "precision", "pqah.recall": "recall", "pqah.ph": "ph",
@@ -47,6 +50,26 @@ def _score_group(group: Sequence[Sample], heatmaps: np.ndarray, num_regions: int
                        np.stack([s.background_mask() for s in group]), void=void)
 
 
+def baseline_batch(samples: Sequence[Sample], name: str, seed: tuple[int, ...],
+                   grid: tuple[int, int] | None) -> list[tuple[list[int], HeatmapBatch]]:
+    """Baseline heatmaps (``random`` / ``center``) for ``samples``, grouped by image size.
+
+    Baselines have no prediction (-1) and explain the ground-truth class.
+    """
+    by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, s in enumerate(samples):
+        by_size[s.size].append(i)
+    out = []
+    for k, (size, idx) in enumerate(sorted(by_size.items())):
+        options = {"grid": grid} if name == "random" and grid else {}
+        heat = baseline_heatmaps(name, len(idx), size, (*seed, k), **options)
+        n = len(idx)
+        out.append((idx, HeatmapBatch(heat, np.full(n, -1, np.int64),
+                                      np.full(n, np.nan, np.float32),
+                                      np.array([samples[i].class_index for i in idx]))))
+    return out
+
+
 def empty_scores() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in SCORE_COLUMNS})
 
@@ -73,8 +96,15 @@ def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
         per_metric = {"precision": scores.precision, "recall": scores.recall, "ph": scores.ph,
                       "area_share": area_share(scores.area, np.isfinite(scores.ph), np.array(
                           [samples[i].valid_pixels().sum() for i in idx]))}
-        for metric, attr in REGION_METRICS.items():
-            values = per_metric[attr]
+        group = [samples[i] for i in idx]
+        void = np.stack([~s.valid_pixels() for s in group])
+        loc = score_localization(batch.heatmaps[idx], np.stack([s.object_region() for s in group]),
+                                 void=void if void.any() else None)
+        columns = {**{m: per_metric[a] for m, a in REGION_METRICS.items()},
+                   **{m: v[:, None] for m, v in loc.by_metric_id().items()}}
+        object_region = np.array([OBJECT], dtype=object)
+        for metric, values in columns.items():
+            names = object_region if metric.startswith("loc.") else regions
             rows, cols = np.nonzero(np.isfinite(values))
             sample_idx = np.asarray(idx)[rows]
             predicted = batch.predicted[sample_idx]
@@ -88,7 +118,7 @@ def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
                                                  dtype=np.int64),
                 "model": model,
                 "method": method,
-                "region": regions[cols],
+                "region": names[cols],
                 "metric": metric,
                 "value": values[rows, cols].astype(np.float64),
             }, columns=SCORE_COLUMNS))

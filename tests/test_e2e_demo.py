@@ -84,10 +84,44 @@ def test_scores_follow_the_contract_and_hold_no_nan(demo_run):
     scores = pd.read_parquet(demo_run[0] / "scores.parquet")
     assert list(scores.columns) == SCORE_COLUMNS
     assert scores["value"].notna().all()
-    assert set(scores["metric"]) == {"pqah.ph", "pqah.precision", "pqah.recall",
-                                     "region.area_share"}
-    assert set(scores["region"]) == {"background", "head", "body", "tail", "legs"}
+    assert {"pqah.ph", "pqah.precision", "pqah.recall", "region.area_share", "loc.iou",
+            "loc.pointing_game", "loc.relevance_mass"} <= set(scores["metric"])
+    assert set(scores["model"]) == {"partnet_biased", "partnet_debiased", "baseline"}
+    assert set(scores["region"]) == {"background", "head", "body", "tail", "legs", "object"}
     assert scores["image_id"].nunique() == 200
+
+
+def _findings(demo_run, kind):
+    return [f for f in json.loads((demo_run[0] / "facts.json").read_text())["findings"]
+            if f["kind"] == kind]
+
+
+def test_demo_flags_the_planted_fish_shortcut_in_the_biased_model_only(demo_run):
+    shortcuts = {(f["subject"]["model"], f["subject"]["method"], f["subject"]["class"])
+                 for f in _findings(demo_run, "class_shortcut")}
+    assert ("partnet_biased", "gradcam", "fish") in shortcuts
+    assert not {s for s in shortcuts if s[0] == "partnet_debiased" and s[2] == "fish"}
+
+
+def test_debiased_model_puts_significantly_less_fish_heat_on_the_background(demo_run, facts):
+    (f,) = [f for f in _findings(demo_run, "model_difference")
+            if f["subject"].get("class") == "fish" and f["subject"]["method"] == "gradcam"]
+    assert f["subject"]["model"] == "partnet_biased vs partnet_debiased"
+    assert f["effect_size"] > 0.1  # biased minus debiased background heat share
+    p_fact = next(e for e in f["evidence"] if ".p_holm|" in e)
+    assert facts[p_fact]["value"] < 0.05
+    dims = "method=gradcam|class=fish|region=background"
+    biased = facts[f"pqah.precision.q2|model=partnet_biased|{dims}"]["value"]
+    debiased = facts[f"pqah.precision.q2|model=partnet_debiased|{dims}"]["value"]
+    assert biased - debiased > 0.1
+
+
+def test_biased_model_loses_accuracy_on_the_cue_flipped_split():
+    from reportgen.resources import sample_data_dir
+
+    acc = json.loads((sample_data_dir() / "models" / "accuracy.json").read_text())
+    assert acc["partnet_biased"]["eval"] - acc["partnet_biased"]["flipped"] > 0.15
+    assert abs(acc["partnet_debiased"]["eval"] - acc["partnet_debiased"]["flipped"]) < 0.05
 
 
 def test_run_json_records_config_versions_seed_and_timings(demo_run):
@@ -102,7 +136,8 @@ def test_every_ph_quartile_in_the_html_equals_its_fact(facts, html_cells):
     quartile_ids = [fid for fid in facts
                     if fid.split("|")[0] in ("pqah.ph.q1", "pqah.ph.q2", "pqah.ph.q3")
                     and "class=all" in fid and "subset=" not in fid]
-    assert len(quartile_ids) == 15  # 3 quartiles x (4 parts + background)
+    # 3 quartiles x (4 parts + background) x (2 models x 2 methods + 2 baselines)
+    assert len(quartile_ids) == 3 * 5 * 6
     for fid in quartile_ids:
         assert shown[fid] == facts[fid]["display"]
         assert float(shown[fid]) == pytest.approx(facts[fid]["value"], abs=0.005)

@@ -25,6 +25,7 @@ from reportgen.analysis.significance import (
 )
 from reportgen.analysis.stats import ALL_CLASSES
 from reportgen.data.sample import BACKGROUND
+from reportgen.metrics.registry import get_metric
 from reportgen.narrative.placeholders import placeholder as ph
 
 BASELINE_MODEL = "baseline"
@@ -260,35 +261,50 @@ def misclassified_shift(ctx: RuleContext) -> list[Finding]:
 
 
 def _paired_findings(ctx: RuleContext, kind: str, families: Iterator[tuple]) -> list[Finding]:
-    """Paired Wilcoxon per region on the same samples, Holm within each family."""
+    """Paired Wilcoxon on the same samples, Holm within each family.
+
+    A family is ``(label, (dims_a, dims_b), items)``; an item ``(metric, class, region)``
+    compares ``metric`` on ``region`` over the samples of ``class`` (``all``: every sample).
+    """
     cfg, out = ctx.config, []
-    for family in families:
-        label, (dims_a, dims_b), regions = family
+    for label, (dims_a, dims_b), items in families:
         tests = []
-        for region in regions:
-            va, vb = ctx.paired(ctx.values(PH, region, **dims_a),
-                                ctx.values(PH, region, **dims_b))
+        for metric, cls, region in items:
+            a, b = ctx.values(metric, region, **dims_a), ctx.values(metric, region, **dims_b)
+            if cls != ALL_CLASSES:
+                a, b = a[a.class_name == cls], b[b.class_name == cls]
+            va, vb = ctx.paired(a, b)
             if va.size >= cfg.min_n:
-                tests.append((region, wilcoxon_paired(va, vb)))
-        for (region, t), p in zip(tests, holm([t.p_value for _, t in tests]), strict=True):
+                tests.append(((metric, cls, region), wilcoxon_paired(va, vb)))
+        for ((metric, cls, region), t), p in zip(tests, holm([t.p_value for _, t in tests]),
+                                                 strict=True):
             if p >= cfg.alpha or abs(t.median_difference) < cfg.min_difference:
                 continue
-            dims = {**label, "class": ALL_CLASSES, "region": region}
-            ci = bootstrap_median_ci(t.differences, ctx.rng(kind, *label.values(), region))
-            diff = ctx.add_fact("paired.ph.median_difference", t.median_difference, t.n,
-                                "fraction", "neither", **dims)
-            lo = ctx.add_fact("paired.ph.ci_low", ci[0], t.n, "fraction", "neither", **dims)
-            hi = ctx.add_fact("paired.ph.ci_high", ci[1], t.n, "fraction", "neither", **dims)
-            pf = ctx.add_fact("paired.ph.p_holm", p, t.n, "p-value", "lower", **dims)
-            n = ctx.add_fact("paired.n", t.n, t.n, "count", **dims)
+            dims = {**label, "class": cls, "region": region}
+            unit = get_metric(metric).unit
+            name = f"paired.{metric.split('.')[-1]}"
+            ci = bootstrap_median_ci(t.differences, ctx.rng(kind, *label.values(), cls, region))
+            diff = ctx.add_fact(f"{name}.median_difference", t.median_difference, t.n, unit,
+                                "neither", **dims)
+            lo = ctx.add_fact(f"{name}.ci_low", ci[0], t.n, unit, "neither", **dims)
+            hi = ctx.add_fact(f"{name}.ci_high", ci[1], t.n, unit, "neither", **dims)
+            pf = ctx.add_fact(f"{name}.p_holm", p, t.n, "p-value", "lower", **dims)
+            n = ctx.add_fact(f"{name}.n", t.n, t.n, "count", **dims)
             first, second = _paired_names(kind, dims_a, dims_b)
             word = "more" if t.median_difference > 0 else "less"
+            if metric == PH:
+                text = (f"On the same images, {first} puts {word} heat on the {region} than "
+                        f"{second} (median PH difference {ph(diff)}")
+            else:
+                text = (f"For class {cls}, on the same images, {first} puts {word} of its heat "
+                        f"on the {region} than {second} (median difference in heat share "
+                        f"{ph(diff)}")
+            subject = {**label, "region": region, **({"class": cls} if cls != ALL_CLASSES
+                                                      else {})}
             out.append(_finding(
-                kind, "medium", {**label, "region": region},
-                f"On the same images, {first} puts {word} heat on the {region} than {second} "
-                f"(median PH difference {ph(diff)}, 95 % CI {ph(lo)} to {ph(hi)}, "
-                f"Holm-adjusted p {ph(pf)}, n = {ph(n)} images).",
-                [diff, lo, hi, pf, n], t.median_difference))
+                kind, "high" if metric == HEAT_SHARE and region == BACKGROUND else "medium",
+                subject, f"{text}, 95 % CI {ph(lo)} to {ph(hi)}, Holm-adjusted p {ph(pf)}, "
+                         f"n = {ph(n)} images).", [diff, lo, hi, pf, n], t.median_difference))
     return out
 
 
@@ -300,17 +316,20 @@ def _paired_names(kind: str, a: dict, b: dict) -> tuple[str, str]:
 
 @rule("model_difference")
 def model_difference(ctx: RuleContext) -> list[Finding]:
+    """Pairs of models on the same images: PH per region, and per class the background heat
+    share (where a shortcut shows: one model looks at the background for a class, the other
+    does not)."""
     models = sorted({m for m, _ in ctx.pairs()})
     methods = sorted({m for _, m in ctx.pairs()})
+    classes = sorted(set(ctx.scores[ctx.scores.model != BASELINE_MODEL].class_name))
 
     def families():
         for method in methods:
             for a, b in combinations(models, 2):
-                regions = sorted(ctx.values(PH, BACKGROUND).region.unique().tolist()
-                                 + _parts(ctx))
+                items = [(PH, ALL_CLASSES, r) for r in sorted({BACKGROUND, *_parts(ctx)})]
+                items += [(HEAT_SHARE, c, BACKGROUND) for c in classes]
                 yield ({"model": f"{a} vs {b}", "method": method},
-                       ({"model": a, "method": method}, {"model": b, "method": method}),
-                       sorted(set(regions)))
+                       ({"model": a, "method": method}, {"model": b, "method": method}), items)
 
     return _paired_findings(ctx, "model_difference", families())
 
@@ -325,7 +344,7 @@ def method_difference(ctx: RuleContext) -> list[Finding]:
             for a, b in combinations(methods, 2):
                 yield ({"model": model, "method": f"{a} vs {b}"},
                        ({"model": model, "method": a}, {"model": model, "method": b}),
-                       sorted({BACKGROUND, *_parts(ctx)}))
+                       [(PH, ALL_CLASSES, r) for r in sorted({BACKGROUND, *_parts(ctx)})])
 
     return _paired_findings(ctx, "method_difference", families())
 

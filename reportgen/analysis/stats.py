@@ -49,9 +49,12 @@ def group_statistics(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         return pd.DataFrame(columns=GROUP_KEYS + STAT_COLUMNS)
     pooled = pd.concat([scores, scores.assign(class_name=ALL_CLASSES)], ignore_index=True)
     correct = pooled["correct"].astype(bool)
+    # Rows without a prediction (baselines, precomputed heatmaps) have no correct/wrong split.
+    predicted = pooled["predicted_class"] != ""
     table = pd.concat([pooled.assign(subset="all"),
-                       pooled[correct].assign(subset="correct"),
-                       pooled[~correct].assign(subset="misclassified")], ignore_index=True)
+                       pooled[predicted & correct].assign(subset="correct"),
+                       pooled[predicted & ~correct].assign(subset="misclassified")],
+                      ignore_index=True)
     rows = []
     for keys, group in table.groupby(GROUP_KEYS, sort=True):
         # One generator per group, seeded from the run seed and the group's keys, so a group's

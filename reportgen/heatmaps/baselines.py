@@ -20,6 +20,9 @@ import torch
 
 from reportgen.metrics.normalize import resize_heatmaps
 
+# A fixed spawn key keeps the baseline's noise apart from every other stream seeded with the
+# same number (numpy's SeedSequence(7) is the generator of np.random.default_rng(7)).
+_NOISE_KEY = (0x0BA5E,)
 # The CAM grid when the caller does not give one: stride 32, the last convolutional stage of
 # ResNet, VGG, DenseNet, EfficientNet and ConvNeXt (7 x 7 at 224 x 224).
 DEFAULT_STRIDE = 32
@@ -37,15 +40,17 @@ def random_heatmaps(n: int, size: tuple[int, int], seed: int | Sequence[int], *,
     Args:
         n: number of heatmaps.
         size: (h, w) of the heatmaps (the CAMs' size, before the metrics resize to the masks).
-        seed: seed of ``numpy.random.default_rng``; an int or a sequence of ints, e.g.
-            ``(run_seed, batch_index)`` to draw each batch independently and reproducibly.
+        seed: a non-negative int or a sequence of them, e.g. ``(run_seed, batch_index)`` to
+            draw each batch independently and reproducibly. As in numpy, trailing zeros do
+            not count: ``(7, 0)`` draws the same noise as ``7``.
         grid: (rows, cols) of the noise, the CAM's native resolution; default: stride 32.
     """
     h, w = _check(n, size)
     rows, cols = grid if grid is not None else default_grid((h, w))
     if rows < 1 or cols < 1:
         raise ValueError(f"grid must be positive, got {grid}")
-    noise = np.random.default_rng(seed).random((n, rows, cols), dtype=np.float32)
+    sequence = np.random.SeedSequence(seed, spawn_key=_NOISE_KEY)
+    noise = np.random.default_rng(sequence).random((n, rows, cols), dtype=np.float32)
     if n == 0:
         return np.zeros((0, h, w), np.float32)
     return resize_heatmaps(torch.from_numpy(noise), (h, w)).numpy().astype(np.float32)

@@ -98,7 +98,10 @@ class FaithfulnessScores:
 
 
 class TargetProbability:
-    """Softmax probability of each row's target class, in forward passes of ``max_batch``."""
+    """Softmax probability of each row's target class, in forward passes of ``max_batch``.
+
+    Batches go in channels-last memory layout (same values; convolutions run faster on CPU).
+    """
 
     def __init__(self, model: nn.Module, max_batch: int = 64) -> None:
         self.model = model
@@ -110,10 +113,11 @@ class TargetProbability:
         with torch.inference_mode():
             for chunk, target in zip(batch.split(self.max_batch),
                                      targets.split(self.max_batch), strict=True):
-                logits = self.model(chunk)
-                if logits.ndim != 2 or int(target.max()) >= logits.shape[1]:
+                logits = self.model(chunk.contiguous(memory_format=torch.channels_last))
+                low, high = int(target.min()), int(target.max())
+                if logits.ndim != 2 or low < 0 or high >= logits.shape[1]:
                     raise ValueError(f"model output {tuple(logits.shape)} has no column for "
-                                     f"target class {int(target.max())}")
+                                     f"target class {low if low < 0 else high}")
                 probs = torch.softmax(logits.double(), dim=1)
                 out.append(probs.gather(1, target.view(-1, 1)).squeeze(1))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64,

@@ -22,7 +22,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 
 import numpy as np
@@ -48,7 +48,8 @@ class RoadConfig:
 
     ``fractions``: increasing, in (0, 1); ``noise_std``: imputation noise in the normalised
     input space; ``seed``: seeds tie-breaking and noise (per image: ``(seed, index)``);
-    ``workers``: solver threads (None: one per CPU core); ``max_batch``: images per forward.
+    ``workers``: solver threads (None: one per usable CPU core, at most 16); ``max_batch``:
+    images per forward pass.
     """
 
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
@@ -66,6 +67,14 @@ class RoadConfig:
             raise ValueError(f"noise_std must be >= 0, got {self.noise_std}")
         if self.max_batch < 1 or (self.workers is not None and self.workers < 1):
             raise ValueError("max_batch and workers must be >= 1")
+
+    @property
+    def threads(self) -> int:
+        """Solver threads to use."""
+        if self.workers is not None:
+            return self.workers
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return max(1, min(16, len(usable) if usable else os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -103,9 +112,12 @@ def relevance_ranks(heatmap: np.ndarray, seed: int | tuple[int, ...]) -> np.ndar
     return ranks.reshape(np.shape(heatmap))
 
 
-@dataclass
+Job = tuple[int, int, int]
+"""(image index, MORF or LERF, fraction index)."""
+
+
 class RoadImputation:
-    """Streams the imputed copies of a batch; use as a context manager (owns the thread pool).
+    """Streams the imputed copies of a batch; a context manager that owns the thread pool.
 
     Args:
         inputs: (N, C, H, W) normalised model inputs (any device).
@@ -115,29 +127,21 @@ class RoadImputation:
     Solving starts on ``__enter__``; ``curves`` feeds the copies to the model in batches.
     """
 
-    inputs: torch.Tensor
-    heatmaps: torch.Tensor
-    config: RoadConfig = field(default_factory=RoadConfig)
-
-    def __post_init__(self) -> None:
-        n, _, h, w = self.inputs.shape
-        if tuple(self.heatmaps.shape) != (n, h, w):
-            raise ValueError(f"expected heatmaps {(n, h, w)}, got {tuple(self.heatmaps.shape)}")
-        self._device = self.inputs.device
-        self._images = self.inputs.detach().float().cpu().numpy()
-        self._heat = self.heatmaps.detach().float().cpu().numpy()
-        self._counts = removal_counts(h * w, self.config.fractions)
-        # One task per (image, order, fraction), image-major so that chunks free memory early.
-        f = len(self.config.fractions)
-        self._jobs = [(i, o, j) for i in range(n) for o in (MORF, LERF) for j in range(f)]
+    def __init__(self, inputs: torch.Tensor, heatmaps: torch.Tensor,
+                 config: RoadConfig | None = None) -> None:
+        n, _, h, w = inputs.shape
+        if tuple(heatmaps.shape) != (n, h, w):
+            raise ValueError(f"expected heatmaps {(n, h, w)}, got {tuple(heatmaps.shape)}")
+        self.config = config or RoadConfig()
+        self.device = inputs.device
+        self._images = inputs.detach().float().cpu().numpy()
+        self._heat = heatmaps.detach().float().cpu().numpy()
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future[np.ndarray]] = deque()
-        self._queue: Iterator[ImputationTask] = iter(())
+        self._pending: deque[tuple[Job, Future[np.ndarray]]] = deque()
+        self._queue: Iterator[tuple[Job, ImputationTask]] = self._tasks()
 
     def __enter__(self) -> RoadImputation:
-        self._pool = ThreadPoolExecutor(self.config.workers or os.cpu_count() or 1,
-                                        thread_name_prefix="road-impute")
-        self._queue = self._tasks()
+        self._pool = ThreadPoolExecutor(self.config.threads, thread_name_prefix="road-impute")
         self._top_up()
         return self
 
@@ -146,43 +150,46 @@ class RoadImputation:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _tasks(self) -> Iterator[ImputationTask]:
-        seed, counts = self.config.seed, self._counts
-        for i in range(len(self._images)):
-            ranks = relevance_ranks(self._heat[i], (seed, i))
+    def _tasks(self) -> Iterator[tuple[Job, ImputationTask]]:
+        """One task per image, order and fraction (images one after the other)."""
+        seed, noise = self.config.seed, self.config.noise_std
+        counts = removal_counts(self._heat[0].size if len(self._heat) else 0,
+                                self.config.fractions)
+        for i, (image, heat) in enumerate(zip(self._images, self._heat, strict=True)):
+            ranks = relevance_ranks(heat, (seed, i))
             for order in (MORF, LERF):
                 for j, k in enumerate(counts):
                     removed = ranks < k if order == MORF else ranks >= ranks.size - k
-                    yield ImputationTask(self._images[i], removed, self.config.noise_std,
-                                         (seed, i, order, j))
+                    yield (i, order, j), ImputationTask(image, removed, noise, (seed, i, order, j))
 
     def _top_up(self) -> None:
         """Keep two batches' worth of solves queued ahead of the model."""
         if self._pool is None:
             raise RuntimeError("use RoadImputation as a context manager")
-        window = 2 * self.config.max_batch + (self.config.workers or os.cpu_count() or 1)
-        for task in islice(self._queue, max(0, window - len(self._pending))):
-            self._pending.append(self._pool.submit(impute, task))
+        window = 2 * self.config.max_batch + self.config.threads
+        for job, task in islice(self._queue, max(0, window - len(self._pending))):
+            self._pending.append((job, self._pool.submit(impute, task)))
 
     def batches(self) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
         """Yield ``(jobs, images)``: (B, 3) int rows (image, order, fraction index) and the
         (B, C, H, W) float32 imputed images on the inputs' device."""
-        for start in range(0, len(self._jobs), self.config.max_batch):
-            jobs = np.asarray(self._jobs[start:start + self.config.max_batch], dtype=np.int64)
-            self._top_up()
-            arrays = [self._pending.popleft().result() for _ in range(len(jobs))]
-            self._top_up()
-            yield jobs, torch.from_numpy(np.stack(arrays)).to(self._device)
+        self._top_up()
+        while self._pending:
+            taken = [self._pending.popleft() for _ in range(min(self.config.max_batch,
+                                                                 len(self._pending)))]
+            arrays = [future.result() for _, future in taken]
+            self._top_up()  # the pool keeps solving while the model runs on this batch
+            jobs = np.asarray([job for job, _ in taken], dtype=np.int64)
+            yield jobs, torch.from_numpy(np.stack(arrays)).to(self.device)
 
     def curves(self, probability: ProbabilityFn, targets: torch.Tensor) -> RoadCurves:
         """Run every imputed copy through ``probability``; targets (N,) int64 class ids."""
-        n, f = len(self._images), len(self.config.fractions)
-        out = np.full((n, 2, f), np.nan)
-        targets = torch.as_tensor(targets, device=self._device).long()
+        out = np.full((len(self._images), 2, len(self.config.fractions)), np.nan)
+        targets = torch.as_tensor(targets, device=self.device).long()
         for jobs, images in self.batches():
-            rows = torch.as_tensor(jobs[:, 0], device=self._device)
-            probs = probability(images, targets[rows]).double().cpu().numpy()
-            out[jobs[:, 0], jobs[:, 1], jobs[:, 2]] = probs
+            rows = torch.as_tensor(jobs[:, 0], device=self.device)
+            out[jobs[:, 0], jobs[:, 1], jobs[:, 2]] = (
+                probability(images, targets[rows]).double().cpu().numpy())
         return RoadCurves(np.asarray(self.config.fractions, dtype=np.float64),
                           out[:, MORF], out[:, LERF])
 

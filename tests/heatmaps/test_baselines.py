@@ -25,9 +25,17 @@ def test_random_baseline_is_seeded_float32_in_unit_interval():
     assert not np.array_equal(b, random_heatmaps(3, (40, 30), seed=(1, 1)))
 
 
+def test_random_baseline_noise_is_not_the_stream_of_the_plain_seed():
+    # a method that draws np.random.default_rng(seed) must not reproduce the baseline
+    grid = random_heatmaps(1, (4, 4), seed=3, grid=(4, 4))
+    plain = np.random.default_rng(3).random((1, 4, 4), dtype=np.float32)
+    assert not np.allclose(grid, plain)
+
+
 def test_random_baseline_is_noise_on_the_cam_grid_upsampled_bilinearly():
     a = random_heatmaps(2, (56, 56), seed=0, grid=(7, 7))
-    noise = np.random.default_rng(0).random((2, 7, 7), dtype=np.float32)
+    sequence = np.random.SeedSequence(0, spawn_key=(0x0BA5E,))
+    noise = np.random.default_rng(sequence).random((2, 7, 7), dtype=np.float32)
     expected = F.interpolate(torch.from_numpy(noise)[:, None], size=(56, 56), mode="bilinear",
                              align_corners=False)[:, 0].numpy()
     np.testing.assert_allclose(a, expected, rtol=1e-6)

@@ -82,3 +82,23 @@ def test_kernel_inputs_are_checked():
         _kernels.label_sums(h.astype(np.float64), labels)
     with pytest.raises(ValueError, match="C-contiguous"):
         _kernels.label_sums(h[:, ::2], labels[:, ::2])
+
+
+def test_a_failing_compiled_kernel_falls_back_to_numpy_with_a_warning(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.delenv("REPORTGEN_KERNELS", raising=False)
+
+    def broken(kernel):
+        raise RuntimeError("no LLVM today")
+
+    monkeypatch.setitem(_kernels._WARM_UP, "label_sums", broken)
+    _kernels._compiled_kernel.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="no LLVM today"):
+            assert _kernels.backend() == "numpy"
+        h, labels = _inputs(n=2)
+        assert _kernels.label_sums(h, labels)[1].sum() == h.size
+    finally:
+        monkeypatch.undo()
+        _kernels._compiled_kernel.cache_clear()
+    assert _kernels.backend() == "numba"
