@@ -34,6 +34,9 @@ $(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
+	# quantus (tests cross-check against it) pins the GUI build of OpenCV, which needs libGL;
+	# cv2 comes from opencv-python-headless (via grad-cam), so install quantus alone.
+	$(BIN)/python -m pip install -c constraints.txt --no-deps quantus
 	rm -f $(VENV)/.bootstrap-*
 	touch $@
 

@@ -83,7 +83,7 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(), "cpus": len(os.sched_getaffinity(0)),
         "cpu": platform.processor() or platform.machine(), "ours_s": round(t_ours, 2),
         "ours_cpu_s": round(cpu_ours, 2),
-        "ours_workers": args.workers or len(os.sched_getaffinity(0)),
+        "ours_workers": config.threads,
         "combined_mean": round(float(curves.combined.mean()), 5),
         "morf_mean": round(float(curves.morf.mean()), 5),
         "lerf_mean": round(float(curves.lerf.mean()), 5),

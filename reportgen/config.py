@@ -105,6 +105,16 @@ class ModelConfig(_Strict):
                          self.torchvision_weights, self.reshape)
 
 
+class FaithfulnessSettings(_Strict):
+    """Faithfulness metrics (confidence drop/increase, occlusion b/s, ROAD) need the model:
+    about 22 forward passes and 18 sparse solves per heatmap, so they can be limited."""
+
+    enabled: bool = True
+    max_samples: int | None = Field(None, gt=0, description="score only the first N samples")
+    fill: Literal["mean", "blur", "noise"] = "mean"
+    threshold: float = Field(0.5, gt=0, le=1)
+
+
 class FindingsThresholds(_Strict):
     """Thresholds of the findings rules (see docs/facts-schema.md)."""
 
@@ -128,6 +138,7 @@ class RunConfig(_Strict):
     seed: int = 0
     limit: int | None = Field(None, gt=0)
     findings: FindingsThresholds = FindingsThresholds()
+    faithfulness: FaithfulnessSettings = FaithfulnessSettings()
     target: Literal["predicted", "ground_truth"] = "predicted"
     method_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     cache: bool = True

@@ -36,13 +36,14 @@ from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
 from reportgen.heatmaps import HeatmapBatch, HeatmapCache, HeatmapEngine, make_method
 from reportgen.heatmaps.baselines import BASELINES
 from reportgen.io import atomic_write, atomic_write_json, atomic_write_text
+from reportgen.metrics.faithfulness import FaithfulnessConfig, score_faithfulness
 from reportgen.models.loading import load_model
 from reportgen.narrative.section import NarrativeSection
 from reportgen.narrative.template_writer import TemplateWriter
 from reportgen.report.context import build_context
 from reportgen.report.html import render_html
 from reportgen.report.pdf import write_pdf
-from reportgen.scoring import baseline_batch, empty_scores, score_batch
+from reportgen.scoring import baseline_batch, empty_scores, object_metric_rows, score_batch
 
 Progress = Callable[[str, int, int], None]
 
@@ -158,6 +159,12 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                                                       class_names)
                         frames.append(table)
                         exclusions += excluded
+                        n_faith = _faithfulness_quota(config, total - len(batch), samples)
+                        if n_faith:
+                            table, excluded = _faithfulness(config, model, samples[:n_faith],
+                                                            heat, method, class_names)
+                            frames.append(table)
+                            exclusions += excluded
                 for name in BASELINES:
                     for idx, heat in baseline_batch(samples, name, (config.seed, batch_no),
                                                     grid):
@@ -240,6 +247,33 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
     atomic_write_json(out_dir / "run.json", run_info)
     return RunResult(out_dir, facts, scores, exclusion_table, findings, conditions,
                      timer.timings)
+
+
+def _faithfulness_quota(config: RunConfig, seen_before: int, samples: list) -> int:
+    """How many of this batch's samples get faithfulness scores (the first max_samples)."""
+    settings = config.faithfulness
+    if not settings.enabled:
+        return 0
+    if settings.max_samples is None:
+        return len(samples)
+    return max(0, min(len(samples), settings.max_samples - seen_before))
+
+
+def _faithfulness(config: RunConfig, model, samples: list, heat: HeatmapBatch, method: str,
+                  class_names: list[str]) -> tuple[pd.DataFrame, list[Exclusion]]:
+    n = len(samples)
+    part = HeatmapBatch(heat.heatmaps[:n], heat.predicted[:n], heat.probability[:n],
+                        heat.target[:n])
+    inputs = model.spec.preprocessing([s.image for s in samples], model.device)
+    settings = config.faithfulness
+    scores = score_faithfulness(model.module, inputs, part.heatmaps, part.target,
+                                FaithfulnessConfig(threshold=settings.threshold,
+                                                   fill=settings.fill, seed=config.seed))
+    excluded = [Exclusion(samples[i].image_id, "metrics", f"faithfulness: {reason}",
+                          samples[i].source, model.name, method)
+                for i, reason in sorted(scores.excluded.items())]
+    return (object_metric_rows(samples, part, scores.values, model.name, method, class_names),
+            excluded)
 
 
 def cam_grid(model) -> tuple[int, int] | None:

@@ -50,6 +50,28 @@ def _score_group(group: Sequence[Sample], heatmaps: np.ndarray, num_regions: int
                        np.stack([s.background_mask() for s in group]), void=void)
 
 
+def object_metric_rows(samples: Sequence[Sample], batch: HeatmapBatch,
+                       values: dict[str, np.ndarray], model: str, method: str,
+                       class_names: Sequence[str]) -> pd.DataFrame:
+    """Rows (region ``object``) for per-image metrics: ``values`` maps metric id -> (N,)
+    floats aligned with ``samples``; NaN (excluded) values produce no row."""
+    frames = []
+    for metric, v in values.items():
+        (rows,) = np.nonzero(np.isfinite(v))
+        predicted = batch.predicted[rows]
+        frames.append(pd.DataFrame({
+            "image_id": [samples[i].image_id for i in rows],
+            "object_id": [samples[i].object_id for i in rows],
+            "class_name": [samples[i].class_name for i in rows],
+            "target_class": [class_names[t] for t in batch.target[rows]],
+            "predicted_class": [class_names[p] if p >= 0 else "" for p in predicted],
+            "correct": predicted == np.array([samples[i].class_index for i in rows],
+                                             dtype=np.int64),
+            "model": model, "method": method, "region": OBJECT, "metric": metric,
+            "value": np.asarray(v, dtype=np.float64)[rows]}, columns=SCORE_COLUMNS))
+    return pd.concat(frames, ignore_index=True) if frames else empty_scores()
+
+
 def baseline_batch(samples: Sequence[Sample], name: str, seed: tuple[int, ...],
                    grid: tuple[int, int] | None) -> list[tuple[list[int], HeatmapBatch]]:
     """Baseline heatmaps (``random`` / ``center``) for ``samples``, grouped by image size.

@@ -55,7 +55,7 @@ def parse_answer(completion: Completion) -> tuple[str, str | None]:
 
     A structured answer must be ``{"paragraphs": [str, ...]}``; an unstructured one may be that
     object or plain text. Extra keys (a "title", say) are ignored: the section's structure is
-    ours, not the model's.
+    ours, not the model's. A paragraph repeated word for word is kept once.
     """
     raw = completion.text.strip()
     try:
@@ -67,4 +67,5 @@ def parse_answer(completion: Completion) -> tuple[str, str | None]:
     paragraphs = data.get("paragraphs") if isinstance(data, dict) else None
     if not isinstance(paragraphs, list) or not all(isinstance(p, str) for p in paragraphs):
         return "", "the answer's JSON has no \"paragraphs\" list of strings"
-    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip()), None
+    unique = dict.fromkeys(" ".join(p.split()) for p in paragraphs)
+    return "\n\n".join(p for p in unique if p), None

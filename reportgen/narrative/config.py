@@ -26,6 +26,8 @@ class NarrativeConfig:
     ``retries``: extra HTTP attempts on 429, 5xx, timeouts and connection errors, with
     exponential backoff from ``backoff_s`` (a ``Retry-After`` header wins).
     ``guard_retries``: extra generations after a guard rejection, before the template fallback.
+    ``frequency_penalty``: None picks the writer's default (0.5 for ``local``, whose small
+    model otherwise repeats itself; 0 for ``openai``).
     ``cache_dir``: response cache (None: no cache); ``replay``: answer only from the cache and
     never call an LLM (a miss falls back to the template writer).
     """
@@ -39,14 +41,15 @@ class NarrativeConfig:
     backoff_s: float = 1.0
     guard_retries: int = 2
     temperature: float = 0.2
-    max_tokens: int = 512
+    frequency_penalty: float | None = None
+    max_tokens: int = 640
     seed: int = 0
     structured_output: bool = True
     cache_dir: Path | None = None
     replay: bool = False
     audiences: tuple[str, ...] = ("end user",)
     model_path: Path | None = None
-    n_ctx: int = 4096
+    n_ctx: int = 8192
 
     def __post_init__(self):
         if self.writer not in WRITERS:
@@ -63,8 +66,23 @@ class NarrativeConfig:
 
     def sampling_params(self) -> dict:
         """The generation parameters that shape an answer (part of the cache key)."""
-        return {"temperature": self.temperature, "max_tokens": self.max_tokens,
-                "seed": self.seed, "structured_output": self.structured_output}
+        penalty = self.frequency_penalty
+        if penalty is None:
+            penalty = 0.5 if self.writer == "local" else 0.0
+        return {"temperature": self.temperature, "frequency_penalty": penalty,
+                "max_tokens": self.max_tokens, "seed": self.seed,
+                "structured_output": self.structured_output}
+
+    @classmethod
+    def from_dict(cls, data: dict, **overrides) -> NarrativeConfig:
+        """The inverse of ``to_dict`` (run.json), with ``overrides`` applied (e.g. replay)."""
+        data = {**data, **overrides}
+        for key in ("cache_dir", "model_path"):
+            if data.get(key) is not None:
+                data[key] = Path(data[key])
+        if "audiences" in data:
+            data["audiences"] = tuple(data["audiences"])
+        return cls(**data)
 
     def to_dict(self) -> dict:
         """JSON-safe settings for run.json (holds no secret: the key is never in here)."""

@@ -33,6 +33,7 @@ from reportgen.narrative.placeholders import placeholder
 # Lenient on spacing, strict on the word "fact": "{{ fact : v3 }}" is read as "{{fact:v3}}".
 LOOSE_PLACEHOLDER = re.compile(r"\{\{\s*fact\s*:\s*([^{}]*?)\s*\}\}")
 STRAY_BRACES = re.compile(r"\{\{|\}\}|\{\s*fact\s*:", re.IGNORECASE)
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab and newline are text
 MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^>]*>")
 PERCENT_SIGNS = re.compile(r"[%‰‱]")
 _UNITS = ("zero|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
@@ -125,11 +126,14 @@ def check_text(text: str, ctx: GuardContext) -> GuardVerdict:
         ref = match.group(1)
         fid = ctx.resolve(ref)
         if fid is None:
-            reasons.append(f"unknown fact id {ref!r}")
+            reasons.append(f"unknown fact id {ref[:80]!r}")
             return " "
         ids.append(fid)
         return placeholder(fid)
 
+    if CONTROL.search(text):
+        reasons.append("control characters are not allowed")
+        text = CONTROL.sub(" ", text)
     canon = LOOSE_PLACEHOLDER.sub(canonical, text)
     if not text.strip():
         reasons.append("the text is empty")

@@ -79,6 +79,7 @@ class LLMWriter:
             usage["cache_hits"] += completion.cached
             usage["prompt_tokens"] += completion.prompt_tokens
             usage["completion_tokens"] += completion.completion_tokens
+            log.debug("draft %d of section %r: %s", attempts, section, completion.text)
             text, unreadable = parse_answer(completion)
             verdict = check_text(text, prompt.guard) if unreadable is None else None
             if verdict is not None and verdict.ok:

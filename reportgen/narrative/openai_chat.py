@@ -20,7 +20,7 @@ import openai
 from reportgen.errors import ConfigError
 from reportgen.narrative.chat import Completion, InvalidResponse, LLMUnavailable
 from reportgen.narrative.config import NarrativeConfig
-from reportgen.narrative.prompts import ANSWER_SCHEMA
+from reportgen.narrative.prompts import answer_schema
 
 log = logging.getLogger(__name__)
 TRANSIENT_STATUS = frozenset({408, 409, 429})
@@ -28,10 +28,13 @@ MAX_RETRY_AFTER_S = 60.0
 NO_KEY = "unused"  # local OpenAI-compatible servers accept any key
 
 
-def _response_format() -> dict:
-    return {"type": "json_schema",
-            "json_schema": {"name": "narrative_section", "strict": True,
-                            "schema": ANSWER_SCHEMA}}
+def _response_format(kind: str, bounded: bool) -> dict:
+    """OpenAI's ``json_schema``, or ``json_object`` with a ``schema`` (llama.cpp's server)."""
+    if kind == "json_schema":
+        return {"type": "json_schema",
+                "json_schema": {"name": "narrative_section", "strict": True,
+                                "schema": answer_schema(bounded)}}
+    return {"type": "json_object", "schema": answer_schema(bounded)}
 
 
 def _retry_after(exc: Exception) -> float | None:
@@ -68,7 +71,12 @@ class OpenAIChat:
         self.model = config.model
         self._retries = config.retries
         self._backoff_s = config.backoff_s
-        self._structured = config.structured_output
+        # Structured-output dialects to try, best first; a server that refuses one (400/422
+        # naming response_format) gets the next, and finally the prompt's plain request.
+        self._formats = ["json_schema", "json_object"] if config.structured_output else []
+        # OpenAI's strict mode takes no string lengths; compatible servers (llama.cpp, vLLM)
+        # turn them into their grammar.
+        self._bounded = config.base_url is not None
         self._sleep = sleep
         self.http_retries = 0
 
@@ -84,35 +92,37 @@ class OpenAIChat:
     def _create(self, messages: Sequence[dict], params: dict):
         kwargs = {"model": self.model, "messages": list(messages),
                   "temperature": params["temperature"], "max_tokens": params["max_tokens"],
-                  "seed": params["seed"]}
-        if self._structured:
-            kwargs["response_format"] = _response_format()
+                  "seed": params["seed"], "frequency_penalty": params["frequency_penalty"]}
+        if self._formats:
+            kwargs["response_format"] = _response_format(self._formats[0], self._bounded)
         return self._client.chat.completions.create(**kwargs)
 
     def _create_with_retries(self, messages: Sequence[dict], params: dict):
-        for attempt in range(self._retries + 1):
+        attempt = 0
+        while True:
             try:
                 return self._create(messages, params)
-            except openai.BadRequestError as exc:
-                if self._structured and "response_format" in str(exc):
-                    log.info("server refused structured output; asking for plain text")
-                    self._structured = False
-                    return self._create(messages, params)
-                raise LLMUnavailable(self._describe(exc)) from None
-            except (openai.APITimeoutError, openai.APIConnectionError, openai.APIStatusError
-                    ) as exc:
-                status = getattr(exc, "status_code", None)
-                transient = status is None or status in TRANSIENT_STATUS or status >= 500
-                if not transient or attempt == self._retries:
+            except openai.APIStatusError as exc:
+                # llama.cpp's server answers an unknown response_format with 500, others 400.
+                if self._formats and "response_format" in f"{exc} {exc.body}":
+                    log.info("server refused response_format %s", self._formats.pop(0))
+                    continue
+                status = exc.status_code
+                if status not in TRANSIENT_STATUS and status < 500:
                     raise LLMUnavailable(self._describe(exc)) from None
-                wait = _retry_after(exc)
-                wait = min(wait, MAX_RETRY_AFTER_S) if wait is not None else \
-                    self._backoff_s * 2 ** attempt
-                log.warning("LLM call failed (%s); retry %d of %d in %.2f s",
-                            self._describe(exc), attempt + 1, self._retries, wait)
-                self.http_retries += 1
-                self._sleep(wait)
-        raise AssertionError("unreachable")
+                failure = exc
+            except openai.APIConnectionError as exc:  # includes APITimeoutError
+                failure = exc
+            if attempt == self._retries:
+                raise LLMUnavailable(self._describe(failure)) from None
+            wait = _retry_after(failure)
+            wait = min(wait, MAX_RETRY_AFTER_S) if wait is not None else \
+                self._backoff_s * 2 ** attempt
+            log.warning("LLM call failed (%s); retry %d of %d in %.2f s",
+                        self._describe(failure), attempt + 1, self._retries, wait)
+            self.http_retries += 1
+            attempt += 1
+            self._sleep(wait)
 
     def complete(self, messages: Sequence[dict], params: dict) -> Completion:
         try:
@@ -127,4 +137,4 @@ class OpenAIChat:
                           or self.model,
                           getattr(usage, "prompt_tokens", 0) or 0,
                           getattr(usage, "completion_tokens", 0) or 0,
-                          structured=self._structured)
+                          structured=bool(self._formats))

@@ -37,15 +37,24 @@ RUN_FACT_NAMES = {"run.samples.total": "images in the dataset",
                   "run.samples.scored": "images scored",
                   "run.samples.excluded": "images excluded from the analysis",
                   "model.accuracy": "classification accuracy"}
-# The answer's shape. The length bounds keep a grammar-constrained small model from closing
-# the JSON at once; a server that refuses them gets the prompt's plain request instead.
-ANSWER_SCHEMA = {
-    "type": "object",
-    "properties": {"paragraphs": {"type": "array", "minItems": 1, "maxItems": 6,
-                                  "items": {"type": "string", "minLength": 40}}},
-    "required": ["paragraphs"],
-    "additionalProperties": False,
-}
+MAX_PARAGRAPHS = 4
+MAX_PARAGRAPH_CHARS = 500
+
+
+def answer_schema(bounded: bool = True) -> dict:
+    """The answer's JSON schema: ``{"paragraphs": [str, ...]}``.
+
+    ``bounded`` adds string lengths, which keep a grammar-constrained small model from
+    closing the JSON at once or rambling until it runs out of tokens (llama.cpp turns them
+    into its grammar); the OpenAI API's strict mode does not take them.
+    """
+    item = {"type": "string"}
+    if bounded:
+        item |= {"minLength": 40, "maxLength": MAX_PARAGRAPH_CHARS}
+    return {"type": "object",
+            "properties": {"paragraphs": {"type": "array", "minItems": 1,
+                                          "maxItems": MAX_PARAGRAPHS, "items": item}},
+            "required": ["paragraphs"], "additionalProperties": False}
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "`": "\\u0060"}
 
 
@@ -143,7 +152,8 @@ def build_prompt(spec: SectionSpec, facts: FactTable, findings: Sequence[Finding
 
     The data holds the template writer's text of the section as a ``draft`` (correct, plain)
     and every fact it refers to, then the findings' evidence and context facts up to
-    ``MAX_FACTS``.
+    ``MAX_FACTS``; a finding whose statement the draft already holds is marked ``in_draft``
+    instead of repeating it.
     """
     draft = TemplateWriter().write_section(spec.id, facts, findings, audience)
     ids = list(dict.fromkeys([*draft.fact_ids, *(f.id for f in spec.facts(facts, findings))]))
@@ -156,16 +166,20 @@ def build_prompt(spec: SectionSpec, facts: FactTable, findings: Sequence[Finding
         return PLACEHOLDER.sub(lambda m: placeholder(refs.get(m.group(1), m.group(1))),
                                statement)
 
+    def entry(i: int, f: Finding) -> dict:
+        # A statement the draft already says is not repeated: the prompt stays short.
+        said = f.statement.strip() in draft.text
+        return {"ref": f"k{i}", "kind": f.kind, "severity": f.severity,
+                "must_mention": f in required, "about": f.subject,
+                **({"in_draft": True} if said else {"statement": short(f.statement)}),
+                **({"caveat": f.caveat} if f.caveat and not said else {}),
+                "evidence": [refs[e] for e in f.evidence if e in refs]}
+
     data = {
         "section": spec.title,
         "audience": audience,
         "draft": short(draft.text).split("\n\n"),
-        "findings": [{"ref": f"k{i}", "kind": f.kind, "severity": f.severity,
-                      "must_mention": f in required, "about": f.subject,
-                      "statement": short(f.statement),
-                      **({"caveat": f.caveat} if getattr(f, "caveat", "") else {}),
-                      "evidence": [refs[e] for e in f.evidence if e in refs]}
-                     for i, f in enumerate(spec.findings(findings), start=1)],
+        "findings": [entry(i, f) for i, f in enumerate(spec.findings(findings), start=1)],
         "facts": [_fact_entry(ref, facts[fid]) for ref, fid in aliases.items()],
         "metrics": _metric_entries(chosen),
     }

@@ -13,6 +13,8 @@ import pandas as pd
 from reportgen.analysis.facts import FactTable, fact_id
 from reportgen.analysis.findings import Finding
 from reportgen.analysis.stats import ALL_CLASSES
+from reportgen.metrics.registry import get_metric
+from reportgen.metrics.road import ROAD_CAVEAT
 from reportgen.narrative.placeholders import fill_placeholders
 from reportgen.narrative.section import NarrativeSection
 from reportgen.report.figures import Figure, ph_boxplot, region_order
@@ -75,6 +77,20 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
     sections = [{"id": s.section, "title": s.title, "writer": s.writer, "guard": s.guard,
                  "paragraphs": fill_placeholders(s.text, facts).split("\n\n")}
                 for s in narrative]
+    object_metrics = sorted({f.id.split("|")[0].rsplit(".", 1)[0] for f in facts
+                             if f.dims.get("region") == "object" and ".q2|" in f.id + "|"})
+    object_table = {
+        "metrics": [{"id": m, "name": get_metric(m).name, "meaning": get_metric(m).meaning,
+                     "arrow": {"higher": "↑", "lower": "↓"}.get(get_metric(m).direction, "")}
+                    for m in object_metrics],
+        "rows": [{"model": model, "method": method,
+                  "cells": [{"q2": _fact_cell(facts, fact_id(f"{m}.q2", **dims)),
+                             "n": _fact_cell(facts, fact_id(f"{m}.n", **dims))}
+                            for m in object_metrics]}
+                 for model, method in pairs
+                 for dims in [{"model": model, "method": method, "class": ALL_CLASSES,
+                               "region": "object"}]],
+    }
     key_findings = [{"kind": f.kind.replace("_", " "), "severity": f.severity,
                      "text": fill_placeholders(f.statement, facts), "caveat": f.caveat}
                     for f in (findings or []) if f.severity != "info"]
@@ -86,6 +102,9 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         "counts": counts,
         "narrative": sections,
         "findings": key_findings,
+        "object_table": object_table,
+        "road_caveat": ROAD_CAVEAT if any(m.startswith("road.") for m in object_metrics)
+        else "",
         "conditions": [{**c, "shown": [{"id": fid, "display": facts.display(fid)}
                                         for fid in c["triggered"][:5] if fid in facts]}
                        for c in run.get("conditions", [])],
