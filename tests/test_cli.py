@@ -116,7 +116,7 @@ def test_run_writes_the_report_and_run_files(runner, tmp_path, run_config):
     scores = pd.read_parquet(out / "scores.parquet")
     assert sorted(scores["image_id"].unique()) == ["s_0000", "s_0001", "s_0002", "s_0003"]
     assert set(scores["model"]) == {"random-partnet", "baseline"}  # baselines beside it
-    assert set(scores["method"]) == {"gradcam"}
+    assert set(scores["method"]) == {"gradcam", "random", "center"}
 
 
 def test_render_rewrites_the_report_of_a_run_directory(runner, tmp_path, run_config):
