@@ -33,7 +33,9 @@ $(STAMP):
 	@command -v $(PYTHON) >/dev/null || { echo "reportgen needs $(PYTHON): on Debian, apt-get install python3.11 python3.11-venv (or set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
+	# llama-cpp-python builds from source (about 5 minutes on 2 cores, cached by pip afterwards);
+	# GGML_NATIVE=OFF keeps the build portable across CPUs.
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
 	# quantus (tests cross-check against it) pins the GUI build of OpenCV, which needs libGL;
 	# cv2 comes from opencv-python-headless (via grad-cam), so install quantus alone.
 	$(BIN)/python -m pip install -c constraints.txt --no-deps quantus
