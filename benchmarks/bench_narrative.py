@@ -105,8 +105,14 @@ def bench_writer(name: str, facts: FactTable, findings: list[Finding], repeats: 
         writer = make_writer(config) if name != "template" else TemplateWriter()
         build_s = max(build_s, time.perf_counter() - start)
         start = time.perf_counter()
-        sections = [writer.write_section(s, facts, findings, a) for a in audiences
-                    for s in SECTION_IDS]
+        sections = []
+        for audience in audiences:
+            for section in SECTION_IDS:
+                sections.append(writer.write_section(section, facts, findings, audience))
+                if name != "template":
+                    s = sections[-1]
+                    print(f"  {name} repeat {repeat} {section}: {s.writer}, {s.guard}, "
+                          f"{time.perf_counter() - start:.0f} s", flush=True)
         times.append(time.perf_counter() - start)
         for s in sections:
             row = per_section[s.section]
@@ -143,10 +149,16 @@ def main() -> None:
     parser.add_argument("--guard-retries", type=int, default=2)
     parser.add_argument("--audiences", nargs="+", default=["end user"])
     parser.add_argument("--show", action="store_true", help="print one narrative per writer")
+    parser.add_argument("--ci-in-words", action="store_true",
+                        help="rewrite the rules' literal '95 %% CI' as 'confidence interval' "
+                             "(statements must hold no numeral; see issue 8's report)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
     facts, findings = run_inputs(args.run_dir) if args.run_dir else demo_like_inputs()
+    if args.ci_in_words:
+        findings = [replace(f, statement=f.statement.replace("95 % CI", "confidence interval"))
+                    for f in findings]
     severities = {s: sum(f.severity == s for f in findings) for s in ("high", "medium", "low",
                                                                        "info")}
     print(f"inputs: {len(facts)} facts, {len(findings)} findings {severities}")

@@ -107,6 +107,7 @@ BAD = {
     "an omitted high-severity finding": ("The bird's body gets the most heat ({{fact:v3}}).",
                                          "omits the high-severity finding"),
     "an empty text": ("", "empty"),
+    "a forged slot": ("The fish get \x000\x00 ({{fact:v1}}).", "control characters"),
 }
 
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import reportgen.metrics  # noqa: F401  (registers the PQAH metrics)
 from reportgen.analysis.facts import FactTable, facts_from_statistics
 from reportgen.analysis.stats import group_statistics
+from reportgen.narrative.guard import check_text
 from reportgen.narrative.placeholders import PLACEHOLDER, fill_placeholders, referenced_facts
+from reportgen.narrative.prompts import section_guard
+from reportgen.narrative.sections import get_section
 from reportgen.narrative.template_writer import TemplateWriter
 from reportgen.scoring import SCORE_COLUMNS
 
@@ -128,3 +133,97 @@ def test_summary_of_a_table_with_only_run_counts_has_no_findings():
     section = TemplateWriter().summary(table)
     assert section.fact_ids == []
     assert "nothing to summarise" in section.text
+
+
+# Every section from facts and findings (hand-written run of the conftest).
+
+SECTION_TITLES = {"summary": "Executive summary", "per_class": "Per-class critique",
+                  "bias": "Bias review", "recommendations": "Recommendations",
+                  "limitations": "Limitations"}
+
+
+def _write(section, facts, findings, audience="end user"):
+    return TemplateWriter().write_section(section, facts, findings, audience)
+
+
+@pytest.mark.parametrize("section", SECTION_TITLES)
+def test_every_section_passes_the_guard_and_shows_only_fact_numbers(section, facts, findings,
+                                                                     no_invented_numbers):
+    written = _write(section, facts, findings)
+    assert written.title == SECTION_TITLES[section]
+    assert written.writer == "template" and written.guard == "not needed"
+    assert written.fact_ids and all(fid in facts for fid in written.fact_ids)
+    no_invented_numbers(written.text, facts)
+    spec = get_section(section)
+    verdict = check_text(written.text, section_guard(spec, facts, findings))
+    assert verdict.ok, verdict.reasons
+
+
+@pytest.mark.parametrize("section", ["summary", "per_class", "bias", "recommendations"])
+def test_the_high_severity_finding_is_said_where_it_is_required(section, facts, findings):
+    shortcut = findings[0]
+    assert shortcut.severity == "high"
+    assert shortcut.statement.strip() in _write(section, facts, findings).text
+
+
+def test_per_class_has_one_paragraph_per_class(facts, findings):
+    paragraphs = _write("per_class", facts, findings).text.split("\n\n")
+    assert [p.split(",")[0] for p in paragraphs] == ["For class bird", "For class fish"]
+    assert "overlaps most with the body" in paragraphs[0]
+    assert "shortcut" not in paragraphs[0] and findings[0].statement in paragraphs[1]
+
+
+def test_bias_review_without_bias_findings_says_so(facts, findings):
+    text = _write("bias", facts, [f for f in findings if f.kind == "dominant_part"]).text
+    assert text.startswith("No rule flagged a reliance on the background")
+    assert "largest for class fish" in text and "smallest for class bird" in text
+
+
+def test_recommendations_give_advice_per_important_finding(facts, findings):
+    paragraphs = _write("recommendations", facts, findings).text.split("\n\n")
+    assert len(paragraphs) == 2  # the high and the medium finding; not the info one
+    assert "training images" in paragraphs[0] and "backgrounds" in paragraphs[1]
+    assert "No finding calls for action" in _write("recommendations", facts, []).text
+
+
+def test_limitations_state_the_sample_counts_and_the_smallest_class(facts, findings):
+    written = _write("limitations", facts, findings)
+    for fid in ("run.samples.scored", "run.samples.total", "run.samples.excluded",
+                "pqah.ph.n|model=partnet|method=gradcam|class=bird|region=background"):
+        assert fid in written.fact_ids
+    assert "not proof of what the model uses" in written.text
+
+
+def test_a_finding_caveat_is_said_with_it(facts, findings):
+    caveated = [replace(findings[0], caveat="rests on heatmaps that failed the ROAD check")]
+    assert "(Caveat: rests on heatmaps that failed the ROAD check.)" in _write(
+        "bias", facts, caveated).text
+
+
+def test_sections_record_the_audience_and_are_deterministic(facts, findings):
+    a = _write("summary", facts, findings, "model card")
+    assert a.audience == "model card"
+    assert a == _write("summary", FactTable(reversed(list(facts))), list(reversed(findings)),
+                       "model card")
+
+
+def test_braces_in_a_name_cannot_forge_a_placeholder():
+    facts = _facts()
+    facts.add_value("run.x", 7, 7, "count")
+    facts.add_value("pqah.ph.q2", 0.5, 3, "fraction", "higher", model="{{fact:run.x}}",
+                    method="gradcam", region="head", **{"class": "all"})
+    facts.add_value("pqah.ph.q2", 0.5, 3, "fraction", "higher", model="partnet",
+                    method="gradcam", region="head", **{"class": "{{fact:run.x}}"})
+    for section in SECTION_TITLES:
+        text = _write(section, facts, []).text
+        assert "run.x" not in referenced_facts(text)
+        fill_placeholders(text, facts)
+
+
+def test_subset_and_baseline_facts_do_not_make_their_own_paragraphs(facts, findings):
+    facts.add_value("pqah.ph.q2", 0.9, 5, "fraction", "higher", model="partnet",
+                    method="gradcam", region="head", subset="correct", **{"class": "all"})
+    facts.add_value("pqah.ph.q2", 0.1, 5, "fraction", "higher", model="baseline",
+                    method="random", region="head", **{"class": "all"})
+    text = _write("summary", facts, findings).text
+    assert "baseline" not in text and "subset=correct" not in text
