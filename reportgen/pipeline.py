@@ -38,6 +38,7 @@ from reportgen.heatmaps.baselines import BASELINES
 from reportgen.io import atomic_write, atomic_write_json, atomic_write_text
 from reportgen.metrics.faithfulness import FaithfulnessConfig, score_faithfulness
 from reportgen.models.loading import load_model
+from reportgen.narrative.recommendations import recommendations
 from reportgen.narrative.section import NarrativeSection
 from reportgen.narrative.template_writer import TemplateWriter
 from reportgen.report.context import build_context
@@ -200,7 +201,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
             **config.findings.model_dump(), seed=config.seed))
         conditions = evaluate_conditions(config.fail_if, facts)
     with timer.stage("narrative"):
-        narrative = [TemplateWriter().summary(facts)]
+        narrative = [TemplateWriter().summary(facts), recommendations(findings)]
 
     exclusion_table = pd.DataFrame([e.as_row() for e in exclusions],
                                    columns=list(EXCLUSION_COLUMNS))

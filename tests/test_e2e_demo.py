@@ -116,6 +116,16 @@ def test_debiased_model_puts_significantly_less_fish_heat_on_the_background(demo
     assert biased - debiased > 0.1
 
 
+def test_narrative_explains_the_shortcut_and_recommends_background_randomisation(demo_run):
+    narrative = json.loads((demo_run[0] / "narrative.json").read_text())
+    (rec,) = [s for s in narrative if s["section"] == "recommendations"]
+    assert "partnet_biased may recognise fish by its background" in rec["text"]
+    assert "background randomisation" in rec["text"]
+    assert "prefer partnet_debiased's training recipe" in rec["text"]
+    html = (demo_run[0] / "report.html").read_text()
+    assert "Recommendations" in html and "{{fact:" not in html
+
+
 def test_biased_model_loses_accuracy_on_the_cue_flipped_split():
     from reportgen.resources import sample_data_dir
 
