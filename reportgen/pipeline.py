@@ -11,7 +11,7 @@ import json
 import platform
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -30,6 +30,7 @@ from reportgen.conditions import ConditionResult, evaluate_conditions
 from reportgen.config import RunConfig
 from reportgen.data import load_dataset
 from reportgen.data.heatmap_files import heatmap_groups, open_heatmaps
+from reportgen.data.loader import iter_batches
 from reportgen.data.sample import Sample
 from reportgen.errors import ReportgenError
 from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
@@ -38,9 +39,9 @@ from reportgen.heatmaps.baselines import BASELINES
 from reportgen.io import atomic_write, atomic_write_json, atomic_write_text
 from reportgen.metrics.faithfulness import FaithfulnessConfig, score_faithfulness
 from reportgen.models.loading import load_model
-from reportgen.narrative.recommendations import recommendations
+from reportgen.narrative.config import NarrativeConfig
+from reportgen.narrative.narrate import write_narrative
 from reportgen.narrative.section import NarrativeSection
-from reportgen.narrative.template_writer import TemplateWriter
 from reportgen.report.context import build_context
 from reportgen.report.html import render_html
 from reportgen.report.pdf import write_pdf
@@ -86,17 +87,6 @@ def choose_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _batches(items, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def versions() -> dict[str, str]:
     found = {"reportgen": reportgen.__version__, "python": platform.python_version()}
     for dist in ("torch", "torchvision", "grad-cam", "captum", "numpy", "pandas", "weasyprint"):
@@ -133,9 +123,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                    for i, m in enumerate(models) for name in config.methods}
         external = [(h, open_heatmaps(h.path)) for h in config.heatmaps]
     class_names = list(dataset.class_names)
-    if ALL_CLASSES in class_names:
-        raise ReportgenError(f"{dataset.root}: the class name {ALL_CLASSES!r} is "
-                             "reserved for statistics pooled over all classes; rename it")
+    _check_names(dataset, [m.name for m in models])
     for m in models:
         if m.spec.num_classes != len(class_names):
             raise ReportgenError(f"model {m.name} has {m.spec.num_classes} outputs but dataset "
@@ -146,7 +134,8 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
     exclusions: list[Exclusion] = []
     total = scored = 0
     with timer.stage("heatmaps_and_scores"):
-        for batch_no, batch in enumerate(_batches(dataset, config.batch_size)):
+        for batch_no, batch in enumerate(iter_batches(dataset, config.batch_size,
+                                                      config.workers)):
             samples: list[Sample] = [s for s in batch if isinstance(s, Sample)]
             exclusions += [e for e in batch if isinstance(e, Exclusion)]
             total += len(batch)
@@ -192,7 +181,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
 
     with timer.stage("statistics"):
         stats = group_statistics(scores, seed=config.seed)
-        facts = facts_from_statistics(stats)
+        facts = facts_from_statistics(_fact_rows(stats))
         facts.add_value("run.samples.total", total, total, "count")
         facts.add_value("run.samples.excluded", len(excluded_ids), total, "count")
         facts.add_value("run.samples.scored", total - len(excluded_ids), total, "count")
@@ -201,7 +190,8 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
             **config.findings.model_dump(), seed=config.seed))
         conditions = evaluate_conditions(config.fail_if, facts)
     with timer.stage("narrative"):
-        narrative = [TemplateWriter().summary(facts), recommendations(findings)]
+        written = write_narrative(facts, findings, narrative_config(config, out_dir))
+        narrative = written.sections
 
     exclusion_table = pd.DataFrame([e.as_row() for e in exclusions],
                                    columns=list(EXCLUSION_COLUMNS))
@@ -234,6 +224,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                                        "the modified images these metrics need"}
                             for h in config.heatmaps],
     }
+    run_info["narrative"] = written.run_info()
     with timer.stage("write_data"):
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(out_dir / "scores.parquet", lambda p: scores.to_parquet(p, index=False))
@@ -248,6 +239,26 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
     atomic_write_json(out_dir / "run.json", run_info)
     return RunResult(out_dir, facts, scores, exclusion_table, findings, conditions,
                      timer.timings)
+
+
+# Names become fact-id dimensions (``class=cat|region=head``) and prompt data: these
+# characters would split an id or forge a ``{{fact:...}}`` placeholder.
+RESERVED_CHARACTERS = "{}|="
+
+
+def _check_names(dataset, model_names: list[str]) -> None:
+    """A clear error for names the facts table cannot hold."""
+    where = getattr(dataset, "manifest_path", None) or dataset.root
+    if ALL_CLASSES in dataset.class_names:
+        raise ReportgenError(f"{where}: the class name {ALL_CLASSES!r} is reserved for "
+                             "statistics pooled over all classes; rename it")
+    for what, names in (("class", dataset.class_names), ("part", dataset.part_names),
+                        ("model", model_names)):
+        bad = [n for n in names if any(c in n for c in RESERVED_CHARACTERS)]
+        if bad:
+            raise ReportgenError(f"{where if what != 'model' else 'config'}: the {what} "
+                                 f"name(s) {bad} contain one of {' '.join(RESERVED_CHARACTERS)}"
+                                 ", which fact ids and placeholders reserve; rename them")
 
 
 def _faithfulness_quota(config: RunConfig, seen_before: int, samples: list) -> int:
@@ -269,12 +280,35 @@ def _faithfulness(config: RunConfig, model, samples: list, heat: HeatmapBatch, m
     settings = config.faithfulness
     scores = score_faithfulness(model.module, inputs, part.heatmaps, part.target,
                                 FaithfulnessConfig(threshold=settings.threshold,
-                                                   fill=settings.fill, seed=config.seed))
+                                                   fill=settings.fill, seed=config.seed,
+                                                   fractions=tuple(settings.road_fractions),
+                                                   road_noise_std=settings.road_noise_std))
     excluded = [Exclusion(samples[i].image_id, "metrics", f"faithfulness: {reason}",
                           samples[i].source, model.name, method)
                 for i, reason in sorted(scores.excluded.items())]
     return (object_metric_rows(samples, part, scores.values, model.name, method, class_names),
             excluded)
+
+
+def _replay_narrative(out_dir: Path, run_info: dict, facts: FactTable,
+                      findings: list[Finding]) -> list[NarrativeSection]:
+    saved = run_info.get("narrative", {}).get("config")
+    if saved is None:
+        raise ReportgenError(f"{out_dir / 'run.json'} records no narrative settings to replay")
+    written = write_narrative(facts, findings, NarrativeConfig.from_dict(
+        saved, replay=True, cache_dir=out_dir / "cache" / "llm"))
+    run_info["narrative"] = {**written.run_info(), "replayed": True}
+    atomic_write_json(out_dir / "narrative.json", [asdict(s) for s in written.sections])
+    atomic_write_json(out_dir / "run.json", run_info)
+    return written.sections
+
+
+def narrative_config(config: RunConfig, out_dir: Path, **overrides) -> NarrativeConfig:
+    """The narrative stage's settings: the config's ``narrative`` block, the run's seed, and
+    the LLM response cache in the run directory (when caching is on)."""
+    cache_dir = out_dir / "cache" / "llm" if config.cache else None
+    return NarrativeConfig.from_dict(config.narrative.model_dump(mode="json"),
+                                     seed=config.seed, cache_dir=cache_dir, **overrides)
 
 
 def cam_grid(model) -> tuple[int, int] | None:
@@ -290,6 +324,14 @@ def cam_grid(model) -> tuple[int, int] | None:
     return shape[0][-2:] if shape and len(shape[0]) == 4 else None
 
 
+def _fact_rows(stats: pd.DataFrame) -> pd.DataFrame:
+    """The statistics that become facts: per-fraction ROAD curves (``road.morf@0.3``) only
+    pooled over classes and subsets (they feed one figure; stats.csv keeps every group)."""
+    curve = stats["metric"].str.contains("@", regex=False)
+    pooled = (stats["class_name"] == ALL_CLASSES) & (stats["subset"] == "all")
+    return stats[~curve | pooled]
+
+
 def _accuracy_facts(scores: pd.DataFrame, facts: FactTable) -> None:
     if scores.empty:
         return
@@ -301,8 +343,14 @@ def _accuracy_facts(scores: pd.DataFrame, facts: FactTable) -> None:
                         "percent", "higher", model=model, method=method)
 
 
-def render_run(out_dir: str | Path, run_info: dict | None = None) -> Path:
-    """(Re)build report.html and report.pdf from a run directory's saved outputs."""
+def render_run(out_dir: str | Path, run_info: dict | None = None, *,
+               llm_replay: bool = False) -> Path:
+    """(Re)build report.html and report.pdf from a run directory's saved outputs.
+
+    ``llm_replay`` rewrites the narrative first, answering every LLM request from the run's
+    response cache (cache/llm) and never calling an LLM: a request the cache lacks falls back
+    to the template writer for that section.
+    """
     out_dir = Path(out_dir)
     try:
         if run_info is None:
@@ -317,6 +365,8 @@ def render_run(out_dir: str | Path, run_info: dict | None = None) -> Path:
     except FileNotFoundError as exc:
         raise ReportgenError(f"{out_dir} is not a complete run directory: {exc.filename} is "
                              "missing") from None
+    if llm_replay:
+        narrative = _replay_narrative(out_dir, run_info, facts, findings)
     context = build_context(facts=facts, stats=stats, narrative=narrative, findings=findings,
                             exclusions=exclusions, run=run_info,
                             part_names=run_info["dataset"]["part_names"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -35,6 +35,37 @@ class Dataset(Protocol):
     def __len__(self) -> int: ...
 
     def __iter__(self) -> Iterator[Item]: ...
+
+
+class TaskDataset:
+    """Iteration split into independent, picklable read tasks (one index entry each), so that
+    a DataLoader's worker processes can run them (``reportgen.data.loader``).
+
+    ``tasks()`` is the ordered list of tasks; ``run_task(task)`` reads one entry into its
+    items (a format with one sample per object yields several); ``item_filter()`` returns a
+    stateful function that the consumer applies in task order in its own process, for checks
+    that need what earlier tasks read (duplicate ids found only inside the files).
+    """
+
+    limit: int | None = None
+
+    def tasks(self) -> list:
+        raise NotImplementedError
+
+    def run_task(self, task) -> list[Item]:
+        raise NotImplementedError
+
+    def item_filter(self) -> Callable[[object, list[Item]], list[Item]]:
+        return _keep_all
+
+    def __iter__(self) -> Iterator[Item]:
+        keep = self.item_filter()
+        return take((item for task in self.tasks() for item in keep(task, self.run_task(task))),
+                    self.limit)
+
+
+def _keep_all(task: object, items: list[Item]) -> list[Item]:
+    return items
 
 
 def take(items: Iterable[Item], limit: int | None) -> Iterator[Item]:

@@ -16,13 +16,12 @@ lazy: only the manifest is parsed up front; each image is read when it is iterat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from reportgen.data.base import Item, check_root, exclusion, repeated_indices, take
+from reportgen.data.base import Item, TaskDataset, check_root, exclusion, repeated_indices
 from reportgen.data.images import (
     READ_ERRORS,
     describe_error,
@@ -55,7 +54,7 @@ class _Entry:
     class_name: str
 
 
-class FolderDataset:
+class FolderDataset(TaskDataset):
     """A lazily read folder dataset; iterating yields ``Sample`` or ``Exclusion`` items."""
 
     format = "folder"
@@ -125,18 +124,18 @@ class FolderDataset:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __iter__(self) -> Iterator[Item]:
-        return take(self._iter_all(), self.limit)
+    def tasks(self) -> list[tuple[_Entry, bool]]:
+        """(entry, is a duplicate id) per manifest entry; duplicates are found up front."""
+        duplicates = repeated_indices([e.image_id for e in self._entries])
+        return [(entry, index in duplicates) for index, entry in enumerate(self._entries)]
 
-    def _iter_all(self) -> Iterator[Item]:
-        duplicates = repeated_indices([e.image_id for e in self._entries])  # found up front
-        for index, entry in enumerate(self._entries):
-            if index in duplicates:
-                yield exclusion(entry.image_id, self.manifest_path,
-                                f"duplicate id {entry.image_id!r} (only its first sample is "
-                                "used)", self.root / entry.image)
-                continue
-            yield self._read(entry)
+    def run_task(self, task: tuple[_Entry, bool]) -> list[Item]:
+        entry, duplicate = task
+        if duplicate:
+            return [exclusion(entry.image_id, self.manifest_path,
+                              f"duplicate id {entry.image_id!r} (only its first sample is "
+                              "used)", self.root / entry.image)]
+        return [self._read(entry)]
 
     def _read(self, entry: _Entry) -> Item:
         image_path = self.root / entry.image

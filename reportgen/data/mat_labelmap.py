@@ -14,14 +14,13 @@ labels to ``background`` or ``void``; with a grouping, labels it does not name g
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from reportgen.data.base import Item, check_root, exclusion, take
+from reportgen.data.base import Item, TaskDataset, check_root, exclusion, repeated_indices
 from reportgen.data.images import (
     READ_ERRORS,
     describe_error,
@@ -65,7 +64,7 @@ class MatLabelMapOptions:
                                "classes)")
 
 
-class MatLabelMapDataset:
+class MatLabelMapDataset(TaskDataset):
     """Images with .mat label maps; iterating yields ``Sample`` or ``Exclusion`` items."""
 
     format = "mat_labelmap"
@@ -154,19 +153,17 @@ class MatLabelMapDataset:
     def __len__(self) -> int:
         return len(self._files)
 
-    def __iter__(self) -> Iterator[Item]:
-        return take(self._iter_all(), self.limit)
+    def tasks(self) -> list[tuple[Path, bool]]:
+        """(annotation file, is a duplicate id) per file; ids compare case-insensitively."""
+        duplicates = repeated_indices([path.stem.casefold() for path in self._files])
+        return [(path, index in duplicates) for index, path in enumerate(self._files)]
 
-    def _iter_all(self) -> Iterator[Item]:
-        seen: set[str] = set()
-        for path in self._files:
-            image_id = path.stem
-            if image_id.casefold() in seen:
-                yield exclusion(image_id, path, f"duplicate id {image_id!r} (another annotation "
-                                "file has the same name; only the first is used)")
-                continue
-            seen.add(image_id.casefold())
-            yield self._read(path, image_id)
+    def run_task(self, task: tuple[Path, bool]) -> list[Item]:
+        path, duplicate = task
+        if duplicate:
+            return [exclusion(path.stem, path, f"duplicate id {path.stem!r} (another "
+                              "annotation file has the same name; only the first is used)")]
+        return [self._read(path, path.stem)]
 
     def _read(self, path: Path, image_id: str) -> Item:
         cls = self.options.class_name or self._class_map.get(image_id)

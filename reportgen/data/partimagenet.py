@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from reportgen.data.base import Item, check_root, exclusion, repeated_indices, take
+from reportgen.data.base import Item, TaskDataset, check_root, exclusion, repeated_indices
 from reportgen.data.images import READ_ERRORS, describe_error, read_rgb, size_mismatch
 from reportgen.data.masks import segmentation_mask
 from reportgen.data.options import check_names, read_class_map, read_mapping_file, resolve
@@ -61,7 +60,7 @@ class _Image:
     class_name: str | None
 
 
-class PartImageNetDataset:
+class PartImageNetDataset(TaskDataset):
     """A lazily read PartImageNet split; iterating yields ``Sample`` or ``Exclusion`` items."""
 
     format = "partimagenet"
@@ -154,21 +153,21 @@ class PartImageNetDataset:
     def __len__(self) -> int:
         return len(self._images)
 
-    def __iter__(self) -> Iterator[Item]:
-        return take(self._iter_all(), self.limit)
-
-    def _iter_all(self) -> Iterator[Item]:
-        same_id = repeated_indices([im.image_id for im in self._images])  # found up front
+    def tasks(self) -> list[tuple[_Image, str | None]]:
+        """(image, duplicated key or None) per annotated image; duplicates found up front."""
+        same_id = repeated_indices([im.image_id for im in self._images])
         same_file = repeated_indices([im.file_name for im in self._images])
-        for index, im in enumerate(self._images):
-            if index in same_id or index in same_file:
-                what, value = ("id", im.image_id) if index in same_id else (
-                    "file_name", im.file_name)
-                yield exclusion(im.image_id, self.manifest_path, f"duplicate image {what} "
-                                f"{value!r} (only its first entry is used)",
-                                self.images_dir / im.file_name)
-                continue
-            yield self._read(im)
+        return [(im, "id" if index in same_id else "file_name" if index in same_file else None)
+                for index, im in enumerate(self._images)]
+
+    def run_task(self, task: tuple[_Image, str | None]) -> list[Item]:
+        im, duplicate = task
+        if duplicate:
+            value = im.image_id if duplicate == "id" else im.file_name
+            return [exclusion(im.image_id, self.manifest_path, f"duplicate image {duplicate} "
+                              f"{value!r} (only its first entry is used)",
+                              self.images_dir / im.file_name)]
+        return [self._read(im)]
 
     def _image_path(self, im: _Image) -> Path:
         path = self.images_dir / im.file_name

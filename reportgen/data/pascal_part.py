@@ -8,14 +8,14 @@ overlapping masks, the silhouette as the object mask. Only the file listing is r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from reportgen.data.base import Item, check_root, exclusion, take
+from reportgen.data.base import Item, TaskDataset, check_root, exclusion
 from reportgen.data.images import (
     READ_ERRORS,
     describe_error,
@@ -35,6 +35,7 @@ from reportgen.data.pascal_part_parts import (
 )
 from reportgen.data.sample import Sample
 from reportgen.errors import DatasetError
+from reportgen.exclusions import Exclusion
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class PascalPartOptions:
     other_objects: Literal["background", "void"] = "background"
 
 
-class PascalPartDataset:
+class PascalPartDataset(TaskDataset):
     """PASCAL-Part objects as mask samples; ``len()`` counts annotation files (images)."""
 
     format = "pascal_part"
@@ -109,27 +110,38 @@ class PascalPartDataset:
     def __len__(self) -> int:
         return len(self._files) if self.limit is None else min(self.limit, len(self._files))
 
-    def __iter__(self) -> Iterator[Item]:
-        return take(self._iter_all(), self.limit)
+    def tasks(self) -> list[Path]:
+        return list(self._files)
 
-    def _iter_all(self) -> Iterator[Item]:
+    def run_task(self, path: Path) -> list[Item]:
+        """Every object of one annotation file (the image id is only known inside it)."""
+        try:
+            anno = read_mat(path, ["anno"]).get("anno")
+            if anno is None or not hasattr(anno, "objects"):
+                raise MatFileError("no struct 'anno' with 'objects' (not a PASCAL-Part "
+                                   "annotation)")
+        except MatFileError as exc:
+            return [exclusion(path.stem, path, str(exc))]
+        image_id = mat_string(getattr(anno, "imname", "")) or path.stem
+        return list(self._objects(path, image_id, as_list(anno.objects)))
+
+    def item_filter(self) -> Callable[[Path, list[Item]], list[Item]]:
+        """Keeps the first annotation file of each image id; a later one is excluded."""
         seen: dict[str, Path] = {}
-        for path in self._files:
-            try:
-                anno = read_mat(path, ["anno"]).get("anno")
-                if anno is None or not hasattr(anno, "objects"):
-                    raise MatFileError("no struct 'anno' with 'objects' (not a PASCAL-Part "
-                                       "annotation)")
-            except MatFileError as exc:
-                yield exclusion(path.stem, path, str(exc))
-                continue
-            image_id = mat_string(getattr(anno, "imname", "")) or path.stem
+
+        def keep(path: Path, items: list[Item]) -> list[Item]:
+            unreadable = (len(items) == 1 and isinstance(items[0], Exclusion)
+                          and items[0].image_id == path.stem and items[0].source == str(path))
+            if not items or unreadable:
+                return items
+            image_id = items[0].image_id
             if image_id in seen:
-                yield exclusion(image_id, path, f"duplicate image id {image_id!r} (already "
-                                f"read from {seen[image_id].name}; only the first is used)")
-                continue
+                return [exclusion(image_id, path, f"duplicate image id {image_id!r} (already "
+                                  f"read from {seen[image_id].name}; only the first is used)")]
             seen[image_id] = path
-            yield from self._objects(path, image_id, as_list(anno.objects))
+            return items
+
+        return keep
 
     def _objects(self, path: Path, image_id: str, objects: list[Any]) -> Iterator[Item]:
         image_path, problem = find_image(self.images_dir, image_id, self._image_index)

@@ -91,6 +91,18 @@ class HeatmapCache:
         """The cache in ``root``; ``enabled=False`` (``--no-cache``) reads and writes nothing."""
         return cls(root) if enabled else DisabledCache(root)
 
+    @staticmethod
+    def clear(root: str | Path) -> int:
+        """Delete the cache's shard files (and leftover temporaries) in ``root``; returns how
+        many files went. Other files in the folder are left alone."""
+        root = Path(root)
+        if not root.is_dir():
+            return 0
+        files = [*root.glob(f"*{SHARD_SUFFIX}"), *root.glob(".*.tmp")]
+        for path in files:
+            path.unlink(missing_ok=True)
+        return len(files)
+
     def _add_shard(self, path: Path) -> None:
         keys = _read_keys(path)
         if keys is None:

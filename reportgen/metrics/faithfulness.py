@@ -36,6 +36,7 @@ from reportgen.metrics.road import (
     RoadConfig,
     RoadCurves,
     RoadImputation,
+    curve_metric_id,
 )
 
 GRADCAM_PP_REFERENCE = ("Chattopadhay et al., Grad-CAM++: Improved Visual Explanations for Deep "
@@ -291,5 +292,8 @@ def score_faithfulness(model: nn.Module, inputs: torch.Tensor, heatmaps: Any, ta
     values["road.morf"] = road.morf.mean(axis=1)
     values["road.lerf"] = road.lerf.mean(axis=1)
     values["road.combined"] = road.combined
+    for j, fraction in enumerate(road.fractions):
+        values[curve_metric_id("morf", fraction)] = road.morf[:, j]
+        values[curve_metric_id("lerf", fraction)] = road.lerf[:, j]
     return FaithfulnessScores(values, clean, road, dict(sorted(excluded.items())))
 

@@ -7,7 +7,7 @@ from here; nothing else keeps a copy.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 Direction = Literal["higher", "lower", "neither"]
@@ -53,8 +53,14 @@ def register_metric(*infos: MetricInfo) -> Callable[[F], F]:
 
 
 def get_metric(metric_id: str) -> MetricInfo:
-    try:
+    """The metadata of ``metric_id``; a parametrised id ``family@value`` (``road.morf@0.3``)
+    gets its family's (registered as ``family@``) with the value in its name."""
+    if metric_id in METRICS:
         return METRICS[metric_id]
-    except KeyError:
+    family, at, value = metric_id.partition("@")
+    if at and family + "@" in METRICS:
+        info = METRICS[family + "@"]
+        return replace(info, id=metric_id, name=f"{info.name} {value}")
+    else:
         raise KeyError(f"unknown metric {metric_id!r}; known: {', '.join(sorted(METRICS))}"
                        ) from None

@@ -206,9 +206,24 @@ ROAD_METRICS = (
                "relevant 10 ... 90 % of pixels (imputed): high when the heatmap finds the "
                "evidence", (0.0, 1.0), "higher", "fraction", ROAD_REFERENCE, level="object"),
 )
+# The curves, one metric per removal fraction: ``road.morf@0.3`` is the target probability
+# after removing the most relevant 30 % of the pixels.
+ROAD_CURVE_METRICS = (
+    MetricInfo("road.morf@", "ROAD MoRF at", "target probability after removing this "
+               "fraction of the pixels, most relevant first (imputed)", (0.0, 1.0), "lower",
+               "fraction", ROAD_REFERENCE, level="object"),
+    MetricInfo("road.lerf@", "ROAD LeRF at", "target probability after removing this "
+               "fraction of the pixels, least relevant first (imputed)", (0.0, 1.0), "higher",
+               "fraction", ROAD_REFERENCE, level="object"),
+)
 
 
-@register_metric(*ROAD_METRICS)
+def curve_metric_id(order: str, fraction: float) -> str:
+    """``road.morf@0.3`` for order ``morf`` and fraction 0.3 (shortest round-trip form)."""
+    return f"road.{order}@{float(fraction)!r}"
+
+
+@register_metric(*ROAD_METRICS, *ROAD_CURVE_METRICS)
 def road_curves(probability: ProbabilityFn, inputs: torch.Tensor, heatmaps: torch.Tensor,
                 targets: torch.Tensor, config: RoadConfig | None = None) -> RoadCurves:
     """MoRF and LeRF curves of one batch (see ``RoadImputation`` for the arguments).

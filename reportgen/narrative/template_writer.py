@@ -15,6 +15,7 @@ from reportgen.analysis.stats import ALL_CLASSES
 from reportgen.data.sample import BACKGROUND
 from reportgen.narrative.lookup import classes, is_main_fact, most_and_least, pairs
 from reportgen.narrative.placeholders import placeholder, referenced_facts
+from reportgen.narrative.recommendations import remedy
 from reportgen.narrative.section import NarrativeSection
 from reportgen.narrative.sections import get_section
 
@@ -176,7 +177,9 @@ class TemplateWriter:
         if not findings:
             return ["No finding calls for action. Run this report again after retraining or on "
                     "new data to confirm that the heat stays on the object."]
-        return [f"{_said(f)} {ADVICE.get(f.kind, DEFAULT_ADVICE)}"
+        # A concrete remedy where one exists (background randomisation for a shortcut, the
+        # better model's recipe), the generic advice for the finding's kind otherwise.
+        return [f"{_said(f)} {remedy(f) or ADVICE.get(f.kind, DEFAULT_ADVICE)}"
                 for f in findings]
 
     def _limitations(self, facts: FactTable, findings: list[Finding]) -> list[str]:

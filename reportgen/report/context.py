@@ -74,9 +74,12 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
                                                              "pqah.ph", pooled)}
                           for c in class_names],
         })
+    audiences = [s.audience for s in narrative]
+    shown = "end user" if "end user" in audiences else (audiences[0] if audiences else "")
     sections = [{"id": s.section, "title": s.title, "writer": s.writer, "guard": s.guard,
+                 "provenance": s.provenance,
                  "paragraphs": fill_placeholders(s.text, facts).split("\n\n")}
-                for s in narrative]
+                for s in narrative if s.audience == shown]
     object_metrics = sorted({f.id.split("|")[0].rsplit(".", 1)[0] for f in facts
                              if f.dims.get("region") == "object" and ".q2|" in f.id + "|"})
     object_table = {

@@ -12,7 +12,7 @@ from reportgen.metrics.faithfulness import (
     occlusion_fill,
     score_faithfulness,
 )
-from reportgen.metrics.registry import METRICS
+from reportgen.metrics.registry import METRICS, get_metric
 
 PATCH = np.zeros((4, 4), bool)
 PATCH[1:3, 1:3] = True  # the object: the centre 2 x 2 pixels of a 4 x 4 image
@@ -181,8 +181,21 @@ def test_faithfulness_metrics_are_registered_per_image_with_their_direction():
         info = METRICS[metric_id]
         assert (info.direction, info.level, info.unit, info.range) == (
             direction, "object", "percent", (0.0, 100.0))
-    assert set(score(PATCH[None].astype(float)).values) == {*expected, "road.combined",
-                                                            "road.morf", "road.lerf"}
+    scores = score(PATCH[None].astype(float))
+    curve_ids = {f"road.{order}@{f!r}" for order in ("morf", "lerf")
+                 for f in scores.road.fractions.tolist()}
+    assert set(scores.values) == {*expected, "road.combined", "road.morf", "road.lerf",
+                                  *curve_ids}
+
+
+def test_road_curve_points_are_per_fraction_metrics_equal_to_the_curves():
+    scores = score(PATCH[None].astype(float))
+    for j, f in enumerate(scores.road.fractions.tolist()):
+        np.testing.assert_array_equal(scores.values[f"road.morf@{f!r}"], scores.road.morf[:, j])
+        np.testing.assert_array_equal(scores.values[f"road.lerf@{f!r}"], scores.road.lerf[:, j])
+    info = get_metric("road.morf@0.3")
+    assert (info.id, info.direction, info.level) == ("road.morf@0.3", "lower", "object")
+    assert get_metric("road.lerf@0.3").direction == "higher"
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
