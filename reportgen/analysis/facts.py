@@ -25,6 +25,12 @@ COUNT_STATS = ("n", "n_outliers")
 SPREAD_STATS = ("iqr", "std")  # a larger spread is neither better nor worse
 
 
+def canonical_dims(dims: dict[str, str]) -> dict[str, str]:
+    """``dims`` in DIMENSION_ORDER, unknown keys sorted after (the order of fact ids)."""
+    keys = [k for k in DIMENSION_ORDER if k in dims] + sorted(set(dims) - set(DIMENSION_ORDER))
+    return {k: dims[k] for k in keys}
+
+
 def fact_id(name: str, **dims: str) -> str:
     """``name|k=v|...`` with the dimensions in DIMENSION_ORDER (unknown keys sorted after)."""
     keys = [k for k in DIMENSION_ORDER if k in dims] + sorted(set(dims) - set(DIMENSION_ORDER))
@@ -59,6 +65,9 @@ class Fact:
     def __post_init__(self):
         if not math.isfinite(self.value):
             raise ValueError(f"fact {self.id}: value {self.value} is not finite")
+        # One canonical order (the id's), so a fact read back from facts.json (whose keys
+        # are sorted) is equal to the one computed, down to the prompts built from it.
+        object.__setattr__(self, "dims", canonical_dims(self.dims))
 
 
 class FactTable:

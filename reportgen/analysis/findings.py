@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from reportgen.analysis.facts import canonical_dims
+
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
@@ -33,6 +35,10 @@ class Finding:
     evidence: list[str] = field(default_factory=list)
     effect_size: float = 0.0
     caveat: str = ""
+
+    def __post_init__(self):
+        # The same order whether computed or read back from facts.json (sorted keys).
+        object.__setattr__(self, "subject", canonical_dims(self.subject))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -303,8 +303,9 @@ def _paired_findings(ctx: RuleContext, kind: str, families: Iterator[tuple]) -> 
                                                       else {})}
             out.append(_finding(
                 kind, "high" if metric == HEAT_SHARE and region == BACKGROUND else "medium",
-                subject, f"{text}, confidence interval {ph(lo)} to {ph(hi)}, Holm-adjusted p {ph(pf)}, "
-                         f"n = {ph(n)} images).", [diff, lo, hi, pf, n], t.median_difference))
+                subject, f"{text}, confidence interval {ph(lo)} to {ph(hi)}, Holm-adjusted "
+                         f"p {ph(pf)}, n = {ph(n)} images).", [diff, lo, hi, pf, n],
+                t.median_difference))
     return out
 
 

@@ -1,0 +1,109 @@
+"""The narrative through the command line: --llm selects the writer, the real ``openai``
+client talks to a scripted server on 127.0.0.1, run.json records calls and tokens, the key
+is never written, and ``render --llm-replay`` rebuilds the narrative with no LLM call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reportgen.cli import app
+from tests.narrative.scripted_server import ScriptedServer, answer
+from tests.test_cli import run_config  # noqa: F401 (fixture)
+
+SECRET = "sk-test-never-written-0123456789"
+SECTIONS = ["summary", "per_class", "bias", "recommendations", "limitations"]
+
+
+def _invoke(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+@pytest.fixture()
+def scripted():
+    server = ScriptedServer([answer("The measured value {{fact:v1}} comes from this run.")])
+    yield server
+    server.close()
+
+
+def test_llm_openai_run_records_the_writer_and_replay_calls_nothing(tmp_path, run_config,  # noqa: F811
+                                                                     scripted, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    out = tmp_path / "run"
+    _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q", "--llm", "openai",
+            "--llm-model", "scripted-model", "--llm-base-url", scripted.base_url)
+    calls = len(scripted.requests)
+    assert calls >= len(SECTIONS)
+    assert all(r["headers"]["authorization"] == f"Bearer {SECRET}" for r in scripted.requests)
+    narrative = json.loads((out / "narrative.json").read_text())
+    assert [s["section"] for s in narrative] == SECTIONS
+    for s in narrative:
+        assert s["model"] == "scripted-model" and s["attempts"] >= 1
+    accepted = [s for s in narrative if s["writer"] == "openai"]
+    assert accepted, [s["guard_reasons"] for s in narrative]
+    for s in accepted:
+        assert s["guard"] == "passed" and "{{fact:" in s["text"] and "{{fact:v1}}" not in s["text"]
+    assert all(s["writer"] == "template" for s in narrative if s not in accepted)
+    run_info = json.loads((out / "run.json").read_text())
+    assert run_info["narrative"]["writer"] == "openai"
+    assert run_info["narrative"]["usage"]["calls"] == calls
+    assert run_info["narrative"]["usage"]["prompt_tokens"] == 100 * calls
+    html = (out / "report.html").read_text()
+    assert "Written by the openai writer (scripted-model); guard: passed" in html
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+    scripted.close()  # replay must not need the server
+    before = narrative
+    _invoke("render", str(out), "--llm-replay")
+    assert len(scripted.requests) == calls
+    after = json.loads((out / "narrative.json").read_text())
+    assert [(s["text"], s["writer"]) for s in after] == [(s["text"], s["writer"])
+                                                         for s in before]
+    assert json.loads((out / "run.json").read_text())["narrative"]["replayed"] is True
+
+
+def test_unknown_llm_writer_exits_2(tmp_path, run_config):  # noqa: F811
+    result = CliRunner().invoke(app, ["run", str(run_config), "--out", str(tmp_path / "o"),
+                                      "--llm", "gpt"])
+    assert result.exit_code == 2
+    assert "--llm must be one of template, openai, local" in result.output
+
+
+def test_verbose_prints_stage_times_and_no_resume_recomputes(tmp_path, run_config):  # noqa: F811
+    out = tmp_path / "run"
+    _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q")
+    first = json.loads((out / "run.json").read_text())["cache"]
+    again = _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q", "-v")
+    assert "stage heatmaps_and_scores:" in again.output
+    assert json.loads((out / "run.json").read_text())["cache"]["computed"] == 0
+    fresh = _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q", "-v",
+                    "--no-resume")
+    assert "--no-resume: removed" in fresh.output
+    assert json.loads((out / "run.json").read_text())["cache"]["computed"] == first["computed"]
+    assert first["computed"] > 0
+
+
+def test_llm_replay_of_a_template_run_keeps_the_text(tmp_path, run_config):  # noqa: F811
+    out = tmp_path / "run"
+    _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q")
+    before = (out / "narrative.json").read_text()
+    _invoke("render", str(out), "--llm-replay")
+    assert (out / "narrative.json").read_text() == before
+
+
+def test_reserved_characters_in_a_part_name_are_a_clear_error(tmp_path, run_config):  # noqa: F811
+    manifest = next(Path(tmp_path).rglob("dataset.json"))
+    data = json.loads(manifest.read_text())
+    data["parts"][0] = "head|left"
+    manifest.write_text(json.dumps(data))
+    result = CliRunner().invoke(app, ["run", str(run_config), "--out", str(tmp_path / "o"),
+                                      "-q"])
+    assert result.exit_code == 2
+    assert "head|left" in result.output and "dataset.json" in result.output
