@@ -244,12 +244,37 @@ def render(
         "(cache/llm) with no LLM call; a request the cache lacks gets the template text.")
     ] = False,
 ) -> None:
-    """Rebuild report.html and report.pdf of RUN_DIR from its facts.json, stats.csv,
-    narrative.json and exclusions.csv, with no model and no LLM call."""
+    """Rebuild report.html, report.pdf and model_card.md of RUN_DIR from its facts.json,
+    stats.csv, narrative.json, gallery.npz and exclusions.csv, with no model and no LLM
+    call."""
     from reportgen.pipeline import render_run
 
     try:
         print(f"Report: {render_run(run_dir, llm_replay=llm_replay)}")
+    except ReportgenError as exc:
+        _fail(exc)
+
+
+@app.command()
+def card(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by demo or run.")],
+    into: Annotated[Optional[Path], typer.Option(  # noqa: UP045 (typer needs Optional)
+        "--into", help="Insert the card into this README or model card (replacing an "
+                       "earlier reportgen block) instead of writing RUN_DIR/model_card.md.")
+    ] = None,
+    model: Annotated[Optional[str], typer.Option(  # noqa: UP045 (typer needs Optional)
+        "--model", help="The model the card describes (needed with --into when the run "
+                        "has several models).")
+    ] = None,
+) -> None:
+    """Write the Hugging Face-style model card section of RUN_DIR (model_card.md: YAML
+    model-index with the headline metrics, "Model Examination", "Bias, Risks, and
+    Limitations"), or insert it into an existing card with --into; running it again replaces
+    the marked block and nothing else."""
+    from reportgen.report.card import write_card
+
+    try:
+        print(f"Model card: {write_card(run_dir, into=into, model=model)}")
     except ReportgenError as exc:
         _fail(exc)
 

@@ -42,12 +42,15 @@ from reportgen.models.loading import load_model
 from reportgen.narrative.config import NarrativeConfig
 from reportgen.narrative.narrate import write_narrative
 from reportgen.narrative.section import NarrativeSection
+from reportgen.report.card import write_card
 from reportgen.report.context import build_context
+from reportgen.report.gallery import GalleryCollector, load_gallery
 from reportgen.report.html import render_html
 from reportgen.report.pdf import write_pdf
 from reportgen.scoring import baseline_batch, empty_scores, object_metric_rows, score_batch
 
 Progress = Callable[[str, int, int], None]
+GALLERY_FILE = "gallery.npz"  # the gallery's thumbnails, heatmaps and part masks
 
 
 @dataclass
@@ -130,6 +133,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                                  f"{dataset.name} has {len(class_names)} classes")
 
     grid = cam_grid(models[0]) if models else None
+    gallery = GalleryCollector(list(dataset.part_names), include_baselines=False)
     frames: list[pd.DataFrame] = []
     exclusions: list[Exclusion] = []
     total = scored = 0
@@ -148,6 +152,8 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                         table, excluded = score_batch(samples, heat, model.name, method,
                                                       class_names)
                         frames.append(table)
+                        if config.report.gallery:
+                            gallery.update(model.name, method, samples, heat, table)
                         exclusions += excluded
                         n_faith = _faithfulness_quota(config, total - len(batch), samples)
                         if n_faith:
@@ -172,6 +178,8 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                         table, excluded = score_batch(group.samples, heat, spec.model,
                                                       spec.method, class_names)
                         frames.append(table)
+                        if config.report.gallery:
+                            gallery.update(spec.model, spec.method, group.samples, heat, table)
                         exclusions += excluded
             scored += len(samples)
             if progress:
@@ -233,6 +241,8 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         atomic_write_json(out_dir / "facts.json",
                           {**facts.to_dict(), "findings": [f.to_dict() for f in findings]})
         atomic_write_json(out_dir / "narrative.json", [asdict(s) for s in narrative])
+        if config.report.gallery:
+            gallery.save(out_dir / GALLERY_FILE)
     with timer.stage("report"):
         render_run(out_dir, run_info)
     run_info["timings"] = timer.timings
@@ -367,13 +377,18 @@ def render_run(out_dir: str | Path, run_info: dict | None = None, *,
                              "missing") from None
     if llm_replay:
         narrative = _replay_narrative(out_dir, run_info, facts, findings)
+    gallery_path = out_dir / GALLERY_FILE
+    settings = run_info.get("config", {}).get("report", {})
     context = build_context(facts=facts, stats=stats, narrative=narrative, findings=findings,
                             exclusions=exclusions, run=run_info,
                             part_names=run_info["dataset"]["part_names"],
-                            class_names=run_info["dataset"]["class_names"])
+                            class_names=run_info["dataset"]["class_names"],
+                            gallery=load_gallery(gallery_path) if gallery_path.exists() else [],
+                            gallery_max_parts=settings.get("gallery_max_parts", 12))
     html = render_html(context)
     atomic_write_text(out_dir / "report.html", html)
     refused = write_pdf(html, out_dir / "report.pdf")
     if refused:
         raise ReportgenError(f"the report refers to external resources: {refused[:3]}")
+    write_card(out_dir, run=run_info)
     return out_dir / "report.html"

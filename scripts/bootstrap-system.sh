@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages reportgen needs, only those that are missing (idempotent).
 #   weasyprint: Pango, HarfBuzz subsetting, a font; pdftoppm/pdftotext: poppler-utils;
-#   with --test also Chromium, which the tests use to check the HTML report.
+#   with --test also Chromium, which the tests use to check the HTML report, and a C/C++
+#   compiler when there is none (the dev extra builds llama-cpp-python from source).
 # Not root: prints the exact apt command and stops.
 set -euo pipefail
 packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils)
 if [ "${1:-}" = "--test" ]; then
   packages+=(chromium)
+  command -v g++ >/dev/null 2>&1 || packages+=(build-essential)
 fi
 missing=()
 for p in "${packages[@]}"; do

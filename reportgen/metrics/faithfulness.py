@@ -214,8 +214,9 @@ def confidence_increase(clean: np.ndarray, modified: np.ndarray) -> np.ndarray:
 
 def _info(metric_id: str, name: str, meaning: str, direction: Direction,
           reference: str) -> MetricInfo:
+    # Each is defined as an average over images (Grad-CAM++): summarised by the mean.
     return MetricInfo(metric_id, name, meaning, (0.0, 100.0), direction, "percent", reference,
-                      level="object")
+                      level="object", summary="mean")
 
 
 FAITHFULNESS_METRICS = (

@@ -239,6 +239,7 @@ def score_localization(heatmaps: Any, object_masks: Any, *, void: Any = None,
     "area (normalised heat >= 0.5) with the object mask; report the mean over samples (mIoU)",
     (0.0, 1.0), "higher", "fraction", "thresholded-heatmap localisation against a mask, e.g. "
     "Choe et al., Evaluating Weakly Supervised Object Localization Methods Right, CVPR 2020",
+    summary="mean",
     level="object"))
 def iou(heatmaps: Any, object_masks: Any, *, threshold: float = DEFAULT_IOU_THRESHOLD,
         void: Any = None) -> Any:
@@ -251,7 +252,7 @@ def iou(heatmaps: Any, object_masks: Any, *, threshold: float = DEFAULT_IOU_THRE
     "loc.pointing_game", "Pointing game", "whether the heatmap's hottest pixel lies on the "
     "object (within 15 pixels); the mean over samples is the hit rate", (0.0, 1.0), "higher",
     "share", "Zhang et al., Top-Down Neural Attention by Excitation Backprop, IJCV 2018",
-    level="object"))
+    level="object", summary="mean"))
 def pointing_game(heatmaps: Any, object_masks: Any, *, tolerance: float = DEFAULT_TOLERANCE,
                   void: Any = None) -> Any:
     """(N,) 1.0 when a maximal pixel of H lies within ``tolerance`` pixels of O, else 0.0."""

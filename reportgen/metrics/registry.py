@@ -20,7 +20,7 @@ class MetricInfo:
     ``id`` is the stable id used in fact ids (``pqah.ph``); ``level`` says whether the metric
     has one value per region (``region``) or per sample (``object``); ``unit`` is
     ``fraction`` (shown with two decimals), ``share`` (a fraction of a whole, shown as a
-    percentage) or ``percent``.
+    percentage) or ``percent``. ``summary``: see the field.
     """
 
     id: str
@@ -31,6 +31,10 @@ class MetricInfo:
     unit: str
     reference: str
     level: Literal["region", "object"] = "region"
+    #: The statistic that summarises the metric over images in tables and the model card:
+    #: ``mean`` where its definition is an average over images (Average Drop, Increase in
+    #: Confidence, mIoU, the pointing game's hit rate: a median of 0/1 values says little).
+    summary: Literal["median", "mean"] = "median"
 
 
 METRICS: dict[str, MetricInfo] = {}

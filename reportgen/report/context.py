@@ -5,6 +5,7 @@ The template receives display strings from the facts table only; it never format
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -13,11 +14,20 @@ import pandas as pd
 from reportgen.analysis.facts import FactTable, fact_id
 from reportgen.analysis.findings import Finding
 from reportgen.analysis.stats import ALL_CLASSES
-from reportgen.metrics.registry import get_metric
+from reportgen.metrics.registry import METRICS, get_metric
 from reportgen.metrics.road import ROAD_CAVEAT
 from reportgen.narrative.placeholders import fill_placeholders
 from reportgen.narrative.section import NarrativeSection
-from reportgen.report.figures import Figure, ph_boxplot, region_order
+from reportgen.report.figures import (
+    Figure,
+    class_boxplots,
+    comparison_figure,
+    is_baseline,
+    ph_boxplot,
+    region_order,
+    road_curve_figure,
+)
+from reportgen.report.gallery import GalleryEntry, gallery_figure
 
 QUARTILE_METRICS = ("pqah.ph", "pqah.precision", "pqah.recall")
 
@@ -51,7 +61,8 @@ def quartile_rows(facts: FactTable, model: str, method: str, cls: str, metric: s
 
 def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[NarrativeSection],
                   exclusions: pd.DataFrame, run: dict, part_names: list[str],
-                  class_names: list[str], findings: list[Finding] | None = None
+                  class_names: list[str], findings: list[Finding] | None = None,
+                  gallery: Sequence[GalleryEntry] = (), gallery_max_parts: int = 12
                   ) -> dict[str, Any]:
     pairs = sorted({(f.dims["model"], f.dims["method"]) for f in facts
                     if f.id.startswith("pqah.ph.q2|")})
@@ -59,6 +70,9 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
     stats = stats[stats["subset"] == "all"] if "subset" in stats else stats
     for model, method in pairs:
         figure: Figure = ph_boxplot(stats, model, method, part_names)
+        per_class_figure = (None if is_baseline(model) or len(class_names) < 2 else
+                            asdict(class_boxplots(stats, model, method, part_names,
+                                                  class_names)))
         tables = {m: quartile_rows(facts, model, method, ALL_CLASSES, m,
                                    scored_regions(facts, model, method, ALL_CLASSES, m,
                                                   part_names))
@@ -69,6 +83,7 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
             "model": model,
             "method": method,
             "figure": asdict(figure),
+            "class_figure": per_class_figure,
             "tables": tables,
             "per_class": [{"class": c, "rows": quartile_rows(facts, model, method, c,
                                                              "pqah.ph", pooled)}
@@ -80,20 +95,35 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
                  "provenance": s.provenance,
                  "paragraphs": fill_placeholders(s.text, facts).split("\n\n")}
                 for s in narrative if s.audience == shown]
+    # Per-fraction ROAD points (road.morf@0.3) are drawn as curves, not table columns.
     object_metrics = sorted({f.id.split("|")[0].rsplit(".", 1)[0] for f in facts
-                             if f.dims.get("region") == "object" and ".q2|" in f.id + "|"})
+                             if f.dims.get("region") == "object" and ".q2|" in f.id + "|"
+                             and "@" not in f.id.split("|")[0]})
+    # One row per metric, one column per model x method: stays within the page width.
+    stat = {"mean": "mean", "median": "q2"}
     object_table = {
-        "metrics": [{"id": m, "name": get_metric(m).name, "meaning": get_metric(m).meaning,
-                     "arrow": {"higher": "↑", "lower": "↓"}.get(get_metric(m).direction, "")}
-                    for m in object_metrics],
-        "rows": [{"model": model, "method": method,
-                  "cells": [{"q2": _fact_cell(facts, fact_id(f"{m}.q2", **dims)),
+        "pairs": [{"model": model, "method": method} for model, method in pairs],
+        "rows": [{"id": m, "name": info.name, "meaning": info.meaning, "summary": info.summary,
+                  "arrow": {"higher": "↑", "lower": "↓"}.get(info.direction, ""),
+                  "cells": [{"value": _fact_cell(facts, fact_id(f"{m}.{stat[info.summary]}",
+                                                                **dims)),
                              "n": _fact_cell(facts, fact_id(f"{m}.n", **dims))}
-                            for m in object_metrics]}
-                 for model, method in pairs
-                 for dims in [{"model": model, "method": method, "class": ALL_CLASSES,
-                               "region": "object"}]],
+                            for model, method in pairs
+                            for dims in [{"model": model, "method": method,
+                                          "class": ALL_CLASSES, "region": "object"}]]}
+                 for m in object_metrics for info in [get_metric(m)]],
     }
+    shown_metrics = sorted({f.id.split("|")[0].rsplit(".", 1)[0].split("@")[0] for f in facts})
+    definitions = []
+    for m in shown_metrics:
+        try:
+            info = get_metric(m if m in METRICS else m + "@")
+        except KeyError:
+            continue  # a rule's own statistic: defined where the finding states it
+        definitions.append({"id": m, "name": info.name, "meaning": info.meaning,
+                            "direction": info.direction, "reference": info.reference,
+                            "range": f"{info.range[0]:g} to {info.range[1]:g}"})
+    road = road_curve_figure(stats, pairs)  # its caption carries the ROAD caveat
     key_findings = [{"kind": f.kind.replace("_", " "), "severity": f.severity,
                      "text": fill_placeholders(f.statement, facts), "caveat": f.caveat}
                     for f in (findings or []) if f.severity != "info"]
@@ -107,12 +137,40 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         "findings": key_findings,
         "object_table": object_table,
         "road_caveat": ROAD_CAVEAT if any(m.startswith("road.") for m in object_metrics)
-        else "",
+        and road is None else "",
         "conditions": [{**c, "shown": [{"id": fid, "display": facts.display(fid)}
                                         for fid in c["triggered"][:5] if fid in facts]}
                        for c in run.get("conditions", [])],
         "comparisons": comparisons,
+        "comparison_figure": asdict(comparison_figure(stats, pairs, part_names))
+        if len(pairs) > 1 else None,
+        "road_figure": asdict(road) if road else None,
+        "gallery": [asdict(gallery_figure(gallery, m, k, part_names, gallery_max_parts))
+                    for m, k in sorted({(e.model, e.method) for e in gallery})],
+        "sections": {s["id"]: s for s in sections},
+        "definitions": definitions,
+        "parameters": _parameters(run.get("config", {})),
+        "narrative_info": run.get("narrative", {}),
         "exclusions": exclusions.to_dict(orient="records"),
         "part_names": part_names,
         "class_names": class_names,
     }
+
+
+def _parameters(config: dict) -> list[dict[str, str]]:
+    """The run's settings that shape the numbers, as (name, value) text for Methodology."""
+    faith = config.get("faithfulness", {})
+    rows = [("Heatmap target", config.get("target", "")),
+            ("Methods and their parameters", ", ".join(
+                f"{m} {config.get('method_params', {}).get(m, {}) or ''}".strip()
+                for m in config.get("methods", []))),
+            ("Seed (baselines, bootstrap, imputation noise)", config.get("seed", "")),
+            # sorted: run.json stores the config with sorted keys, so a re-render matches
+            ("Findings thresholds", ", ".join(f"{k} {v}" for k, v in
+                                              sorted(config.get("findings", {}).items()))),
+            ("Faithfulness", "off" if not faith.get("enabled", True) else
+             f"fill {faith.get('fill')}, salient threshold {faith.get('threshold')}, on "
+             f"{faith.get('max_samples') or 'all'} images per model and method; ROAD "
+             f"fractions {faith.get('road_fractions')}, imputation noise "
+             f"{faith.get('road_noise_std')}")]
+    return [{"name": k, "value": str(v)} for k, v in rows if v != ""]

@@ -214,7 +214,8 @@ def test_part_and_class_names_are_escaped():
 
 
 def test_narrative_text_is_escaped():
-    section = NarrativeSection("notes", "Notes", f"Look at this: {IMG} and {XSS}", "template")
+    section = NarrativeSection("recommendations", "Recommendations",
+                               f"Look at this: {IMG} and {XSS}", "template")
     html, _ = _report(narrative=[section])
     assert "<img src=http://example.invalid" not in html
     assert "&lt;img src=http://example.invalid/x.png&gt;" in html
@@ -222,7 +223,7 @@ def test_narrative_text_is_escaped():
     parsed = _parse(html)
     assert "script" not in parsed.tags
     assert not any("example.invalid" in link for link in parsed.links)
-    assert parsed.tags.count("img") == 1  # the boxplot only
+    assert parsed.tags.count("img") == 2  # the boxplot and the per-class panels only
 
 
 def test_exclusion_reasons_are_escaped():
