@@ -89,6 +89,23 @@ class ModelConfig(_Strict):
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     torchvision_weights: str | None = None  # IMAGENET1K_V1, DEFAULT ...: local cache only
     reshape: str | None = None  # none | vit | tokens | channels_last | module:callable
+    class_names: list[str] | Literal["imagenet"] | None = Field(None, description=(
+        "names of the model's outputs in output order when they are not the dataset's "
+        "classes; 'imagenet' = the 1000 ImageNet-1k classes (offline)"))
+
+    @field_validator("class_names")
+    @classmethod
+    def _unique_names(cls, names):
+        if isinstance(names, list) and len(set(names)) != len(names):
+            raise ValueError("class_names must be unique")
+        return names
+
+    def output_names(self) -> tuple[str, ...] | None:
+        if self.class_names == "imagenet":
+            from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+            return tuple(_IMAGENET_CATEGORIES)
+        return tuple(self.class_names) if self.class_names else None
 
     def to_spec(self) -> ModelSpec:
         if self.spec is not None:
@@ -96,13 +113,14 @@ class ModelConfig(_Strict):
             overrides = {k: v for k, v in (("name", self.name),
                                            ("target_layer", self.target_layer),
                                            ("torchvision_weights", self.torchvision_weights),
-                                           ("reshape", self.reshape)) if v}
+                                           ("reshape", self.reshape),
+                                           ("class_names", self.output_names())) if v}
             return ModelSpec(**{**spec.__dict__, **overrides})
         if not (self.arch and self.num_classes):
             raise ConfigError("a model needs either 'spec' or both 'arch' and 'num_classes'")
         return ModelSpec(self.name or self.arch, self.arch, self.num_classes, self.weights,
                          self.target_layer, self.preprocessing.to_preprocessing(),
-                         self.torchvision_weights, self.reshape)
+                         self.torchvision_weights, self.reshape, self.output_names())
 
 
 class FaithfulnessSettings(_Strict):

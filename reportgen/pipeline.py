@@ -39,7 +39,7 @@ from reportgen.heatmaps.baselines import BASELINES
 from reportgen.io import atomic_write, atomic_write_json, atomic_write_text
 from reportgen.metrics.faithfulness import FaithfulnessConfig, score_faithfulness
 from reportgen.models.loading import load_model
-from reportgen.narrative.config import NarrativeConfig
+from reportgen.narrative.config import NarrativeConfig, redact_url
 from reportgen.narrative.narrate import write_narrative
 from reportgen.narrative.section import NarrativeSection
 from reportgen.report.card import write_card
@@ -127,10 +127,8 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         external = [(h, open_heatmaps(h.path)) for h in config.heatmaps]
     class_names = list(dataset.class_names)
     _check_names(dataset, [m.name for m in models])
-    for m in models:
-        if m.spec.num_classes != len(class_names):
-            raise ReportgenError(f"model {m.name} has {m.spec.num_classes} outputs but dataset "
-                                 f"{dataset.name} has {len(class_names)} classes")
+    outputs = {m.name: _output_names(m, class_names, dataset.name, config.target)
+               for m in models}
 
     grid = cam_grid(models[0]) if models else None
     gallery = GalleryCollector(list(dataset.part_names), include_baselines=False)
@@ -144,13 +142,14 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
             exclusions += [e for e in batch if isinstance(e, Exclusion)]
             total += len(batch)
             if samples:
-                classes = ([s.class_index for s in samples]
-                           if config.target == "ground_truth" else None)
                 for i, model in enumerate(models):
+                    names = outputs[model.name]
+                    classes = ([names.index(s.class_name) for s in samples]
+                               if config.target == "ground_truth" else None)
                     for method in config.methods:
                         heat = engines[i, method].explain([s.image for s in samples], classes)
                         table, excluded = score_batch(samples, heat, model.name, method,
-                                                      class_names)
+                                                      names)
                         frames.append(table)
                         if config.report.gallery:
                             gallery.update(model.name, method, samples, heat, table)
@@ -158,7 +157,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                         n_faith = _faithfulness_quota(config, total - len(batch), samples)
                         if n_faith:
                             table, excluded = _faithfulness(config, model, samples[:n_faith],
-                                                            heat, method, class_names)
+                                                            heat, method, names)
                             frames.append(table)
                             exclusions += excluded
                 for name in BASELINES:
@@ -206,7 +205,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
     run_info = {
         "title": config.title,
         "conditions": [asdict(c) for c in conditions],
-        "config": config.model_dump(mode="json"),
+        "config": _public_config(config),
         "config_hash": config.fingerprint(),
         "seed": config.seed,
         "device": str(device),
@@ -249,6 +248,31 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
     atomic_write_json(out_dir / "run.json", run_info)
     return RunResult(out_dir, facts, scores, exclusion_table, findings, conditions,
                      timer.timings)
+
+
+def _output_names(model, class_names: list[str], dataset: str, target: str) -> list[str]:
+    """The model's class names by output index: its own (``class_names`` in the model config,
+    e.g. the ImageNet classes) or else the dataset's, which then must match in number."""
+    own = model.spec.class_names
+    if own is None:
+        if model.spec.num_classes != len(class_names):
+            raise ReportgenError(
+                f"model {model.name} has {model.spec.num_classes} outputs but dataset {dataset} "
+                f"has {len(class_names)} classes; give the model's own class names "
+                "(models[].class_names, e.g. 'imagenet') when its label set differs")
+        return list(class_names)
+    bad = [n for n in own if any(c in n for c in RESERVED_CHARACTERS)]
+    if bad:
+        raise ReportgenError(f"model {model.name}: the class name(s) {bad[:5]} contain one of "
+                             f"{' '.join(RESERVED_CHARACTERS)}, which fact ids reserve")
+    if len(own) != model.spec.num_classes:
+        raise ReportgenError(f"model {model.name}: {len(own)} class names for "
+                             f"{model.spec.num_classes} outputs")
+    missing = sorted(set(class_names) - set(own))
+    if target == "ground_truth" and missing:
+        raise ReportgenError(f"target ground_truth: the dataset classes {missing[:5]} are not "
+                             f"outputs of model {model.name}; use target: predicted")
+    return list(own)
 
 
 # Names become fact-id dimensions (``class=cat|region=head``) and prompt data: these
@@ -300,6 +324,14 @@ def _faithfulness(config: RunConfig, model, samples: list, heat: HeatmapBatch, m
             excluded)
 
 
+def _public_config(config: RunConfig) -> dict:
+    """The config for run.json: the LLM server URL without user info or query (either may
+    carry a credential; the API key itself is never in the config)."""
+    data = config.model_dump(mode="json")
+    data["narrative"]["base_url"] = redact_url(data["narrative"]["base_url"])
+    return data
+
+
 def _replay_narrative(out_dir: Path, run_info: dict, facts: FactTable,
                       findings: list[Finding]) -> list[NarrativeSection]:
     saved = run_info.get("narrative", {}).get("config")
@@ -347,9 +379,10 @@ def _accuracy_facts(scores: pd.DataFrame, facts: FactTable) -> None:
         return
     per_image = scores.drop_duplicates(["model", "method", "image_id", "object_id"])
     # precomputed heatmaps and baselines have no prediction
-    per_image = per_image[per_image["predicted_class"] != ""]
+    per_image = per_image[(per_image["predicted_class"] != "") & per_image["correct"].notna()]
     for (model, method), group in per_image.groupby(["model", "method"], sort=True):
-        facts.add_value("model.accuracy", 100.0 * group["correct"].mean(), len(group),
+        facts.add_value("model.accuracy", 100.0 * group["correct"].astype(bool).mean(),
+                        len(group),
                         "percent", "higher", model=model, method=method)
 
 

@@ -58,18 +58,38 @@ def object_metric_rows(samples: Sequence[Sample], batch: HeatmapBatch,
     frames = []
     for metric, v in values.items():
         (rows,) = np.nonzero(np.isfinite(v))
-        predicted = batch.predicted[rows]
-        frames.append(pd.DataFrame({
-            "image_id": [samples[i].image_id for i in rows],
-            "object_id": [samples[i].object_id for i in rows],
-            "class_name": [samples[i].class_name for i in rows],
-            "target_class": [class_names[t] for t in batch.target[rows]],
-            "predicted_class": [class_names[p] if p >= 0 else "" for p in predicted],
-            "correct": predicted == np.array([samples[i].class_index for i in rows],
-                                             dtype=np.int64),
-            "model": model, "method": method, "region": OBJECT, "metric": metric,
-            "value": np.asarray(v, dtype=np.float64)[rows]}, columns=SCORE_COLUMNS))
+        frames.append(_rows(samples, rows, batch, class_names, model, method,
+                            np.full(len(rows), OBJECT, dtype=object), metric,
+                            np.asarray(v, dtype=np.float64)[rows]))
     return pd.concat(frames, ignore_index=True) if frames else empty_scores()
+
+
+def _rows(samples: Sequence[Sample], rows: np.ndarray, batch: HeatmapBatch,
+          output_names: Sequence[str], model: str, method: str, regions: np.ndarray,
+          metric: str, values: np.ndarray) -> pd.DataFrame:
+    """Score rows for ``samples[rows]`` (one row each) with the batch's predictions.
+
+    ``output_names``: the model's class names by output index (the dataset's classes unless
+    the model has its own label set). ``correct`` is NA where the sample's class is not one
+    of the model's outputs (an ImageNet model on a part dataset: no accuracy to speak of),
+    False where there is no prediction (baselines, precomputed heatmaps).
+    """
+    predicted = batch.predicted[rows]
+    truth = [samples[i].class_name for i in rows]
+    named = [output_names[p] if p >= 0 else "" for p in predicted]
+    known = set(output_names)
+    correct = pd.array([(p == t) if t in known else None for p, t in zip(named, truth,
+                                                                         strict=True)],
+                       dtype="boolean")
+    return pd.DataFrame({
+        "image_id": [samples[i].image_id for i in rows],
+        "object_id": [samples[i].object_id for i in rows],
+        "class_name": truth,
+        "target_class": [output_names[t] for t in batch.target[rows]],
+        "predicted_class": named,
+        "correct": correct,
+        "model": model, "method": method, "region": regions, "metric": metric,
+        "value": values}, columns=SCORE_COLUMNS)
 
 
 def baseline_batch(samples: Sequence[Sample], name: str, seed: tuple[int, ...],
@@ -101,7 +121,8 @@ def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
     """Score one batch of heatmaps against the samples' label maps.
 
     Samples are scored in groups of equal label-map size (one vectorised call per group).
-    Degenerate heatmaps become exclusions; absent regions produce no row.
+    Degenerate heatmaps become exclusions; absent regions produce no row. ``class_names``
+    names the model's outputs (predictions and targets are indices into it).
     """
     by_shape: dict[tuple[bool, int, int], list[int]] = defaultdict(list)
     for i, s in enumerate(samples):
@@ -128,21 +149,8 @@ def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
         for metric, values in columns.items():
             names = object_region if metric.startswith("loc.") else regions
             rows, cols = np.nonzero(np.isfinite(values))
-            sample_idx = np.asarray(idx)[rows]
-            predicted = batch.predicted[sample_idx]
-            frames.append(pd.DataFrame({
-                "image_id": [samples[i].image_id for i in sample_idx],
-                "object_id": [samples[i].object_id for i in sample_idx],
-                "class_name": [samples[i].class_name for i in sample_idx],
-                "target_class": [class_names[t] for t in batch.target[sample_idx]],
-                "predicted_class": [class_names[p] if p >= 0 else "" for p in predicted],
-                "correct": predicted == np.array([samples[i].class_index for i in sample_idx],
-                                                 dtype=np.int64),
-                "model": model,
-                "method": method,
-                "region": names[cols],
-                "metric": metric,
-                "value": values[rows, cols].astype(np.float64),
-            }, columns=SCORE_COLUMNS))
+            frames.append(_rows(samples, np.asarray(idx)[rows], batch, class_names, model,
+                                method, names[cols], metric,
+                                values[rows, cols].astype(np.float64)))
     table = pd.concat(frames, ignore_index=True) if frames else empty_scores()
     return table, exclusions

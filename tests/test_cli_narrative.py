@@ -107,3 +107,18 @@ def test_reserved_characters_in_a_part_name_are_a_clear_error(tmp_path, run_conf
                                       "-q"])
     assert result.exit_code == 2
     assert "head|left" in result.output and "dataset.json" in result.output
+
+
+def test_run_json_keeps_no_credential_from_the_llm_url(tmp_path, run_config):  # noqa: F811
+    from reportgen.config import load_config
+    from reportgen.pipeline import _public_config
+
+    config = load_config(run_config)
+    raw = config.model_dump()
+    raw["narrative"] = {**raw["narrative"], "writer": "openai", "model": "m",
+                        "base_url": "https://user:s3cret@llm.example/v1?token=s3cret"}
+    from reportgen.config import config_from_dict
+
+    public = _public_config(config_from_dict(raw))
+    assert public["narrative"]["base_url"] == "https://llm.example/v1"
+    assert "s3cret" not in json.dumps(public)

@@ -238,6 +238,7 @@ def misclassified_shift(ctx: RuleContext) -> list[Finding]:
     cfg, tests = ctx.config, []
     for model, method in ctx.pairs():
         bg = ctx.values(HEAT_SHARE, BACKGROUND, model=model, method=method)
+        bg = bg[bg.correct.notna()]  # NA: the class is not among the model's outputs
         wrong = bg.value[~bg.correct.astype(bool)].to_numpy()
         right = bg.value[bg.correct.astype(bool)].to_numpy()
         if min(wrong.size, right.size) >= cfg.min_n:

@@ -48,9 +48,10 @@ def group_statistics(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     if scores.empty:
         return pd.DataFrame(columns=GROUP_KEYS + STAT_COLUMNS)
     pooled = pd.concat([scores, scores.assign(class_name=ALL_CLASSES)], ignore_index=True)
-    correct = pooled["correct"].astype(bool)
+    known = pooled["correct"].notna()  # NA: the class is not among the model's outputs
+    correct = pooled["correct"].astype("boolean").fillna(False).astype(bool)
     # Rows without a prediction (baselines, precomputed heatmaps) have no correct/wrong split.
-    predicted = pooled["predicted_class"] != ""
+    predicted = (pooled["predicted_class"] != "") & known
     table = pd.concat([pooled.assign(subset="all"),
                        pooled[predicted & correct].assign(subset="correct"),
                        pooled[predicted & ~correct].assign(subset="misclassified")],

@@ -44,6 +44,8 @@ class ModelSpec:
     ``module:callable`` returning an ``nn.Module`` (called with ``num_classes=`` when it takes
     that argument). ``target_layer`` and ``reshape`` (``none``, ``vit``, ``tokens``,
     ``channels_last`` or ``module:callable``) default to the architecture family's.
+    ``class_names``: the outputs' names when the model has its own label set (ImageNet);
+    None means the outputs are the dataset's classes in order.
     """
 
     name: str
@@ -54,6 +56,8 @@ class ModelSpec:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     torchvision_weights: str | None = None
     reshape: str | None = None
+    #: Names of the outputs in output order, when they are not the dataset's classes.
+    class_names: tuple[str, ...] | None = None
 
     @classmethod
     def from_file(cls, path: str | Path) -> ModelSpec:
@@ -75,6 +79,7 @@ class ModelSpec:
                 preprocessing=preprocessing_from_dict(raw.get("preprocessing", {})),
                 torchvision_weights=raw.get("torchvision_weights"),
                 reshape=raw.get("reshape"),
+                class_names=tuple(raw["class_names"]) if raw.get("class_names") else None,
             )
         except FileNotFoundError:
             raise ModelError(f"{path}: model description not found") from None
