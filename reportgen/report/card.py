@@ -41,10 +41,6 @@ _BEGIN = re.compile(r"<!--\s*reportgen:begin\b[^\n]*?-->")
 _END = re.compile(r"<!--\s*reportgen:end\b[^\n]*?-->")
 CARD_BIAS_KINDS = BIAS_KINDS | {"model_difference"}
 MAX_PER_KIND = 5  # findings listed per kind; the rest are in report.html and facts.json
-# Metrics defined as an average over images (METRICS.md): the card shows their mean, since
-# the median of a 0/1 or 0/100 per-image score says nothing.
-MEAN_METRICS = frozenset({"loc.iou", "loc.pointing_game", "faith.avg_drop",
-                          "faith.increase_in_confidence"})
 OBJECT_METRICS = ("loc.iou", "loc.pointing_game", "loc.energy_pointing_game",
                   "loc.relevance_mass", "loc.relevance_rank", "faith.avg_drop",
                   "faith.increase_in_confidence", "road.combined")
@@ -146,9 +142,10 @@ def headlines(facts: FactTable, part_names: list[str]) -> list[Headline]:
         rows.append(Headline("Heat share on the background (median)", "pqah.precision", "q2",
                              BACKGROUND))
     for metric in OBJECT_METRICS:
-        stat = "mean" if metric in MEAN_METRICS else "q2"
+        # MetricInfo.summary: the mean for metrics defined as an average over images
+        info = get_metric(metric)
+        stat = "mean" if info.summary == "mean" else "q2"
         if any(f.id.startswith(f"{metric}.{stat}|") for f in facts):
-            info = get_metric(metric)
             rows.append(Headline(f"{info.name} ({'mean' if stat == 'mean' else 'median'})",
                                  metric, stat, "object",
                                  {"higher": "↑", "lower": "↓"}.get(info.direction, "")))
