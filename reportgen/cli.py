@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a declared condition failed, 2 usage or input error.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     ProgressColumn,
     TextColumn,
@@ -50,15 +50,27 @@ def _main(
     """reportgen: measure where explanation heatmaps put their heat."""
 
 
-class _ImagesPerSecond(ProgressColumn):
-    """Throughput over rich's moving window (the first batch includes model warm-up)."""
+class _Images(ProgressColumn):
+    """``done/total images, rate images/s`` on the heatmap stage (the rate averages the whole
+    stage so far, model warm-up included); nothing on the other stages."""
 
     def render(self, task) -> Text:
-        speed = task.speed
-        return Text(f"{speed:.1f} images/s" if speed else "– images/s", style="cyan")
+        if not task.fields.get("images"):
+            return Text("")
+        rate = task.fields.get("rate")
+        shown = f"{rate:.1f} images/s" if rate else "– images/s"
+        return Text(f"{task.completed:.0f}/{task.total or 0:.0f} images, {shown}", style="cyan")
 
 
 LLM_WRITERS = ("template", "openai", "local")
+
+
+def _finish(bar: Progress, task: int) -> None:
+    """Fill a stage's bar and freeze its clock (its images/s stays the stage's average)."""
+    if not bar.tasks[task].finished:
+        total = bar.tasks[task].total or bar.tasks[task].completed or 1
+        bar.update(task, total=total, completed=total)
+        bar.stop_task(task)
 
 
 def _narrative_overrides(config, llm: str | None, model: str | None, base_url: str | None):
@@ -86,15 +98,27 @@ def _run_with_progress(config, out: Path, quiet: bool, verbose: bool = False,
         removed = HeatmapCache.clear(out / "cache" / "heatmaps")
         if verbose:
             console.print(f"--no-resume: removed {removed} cached heatmap files", highlight=False)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  _ImagesPerSecond(), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=console, disable=quiet) as bar:
-        task = bar.add_task("heatmaps and scores", total=None)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), _Images(),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                  disable=quiet) as bar:
+        tasks: dict[str, int] = {}
+        started: dict[str, float] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            if stage not in tasks:  # a new stage: the previous one is done
+                for earlier in tasks.values():
+                    _finish(bar, earlier)
+                tasks[stage] = bar.add_task(stage.replace("_", " "), total=None,
+                                            images=stage == "heatmaps_and_scores")
+                started[stage] = time.perf_counter()
+            if total:
+                seconds = time.perf_counter() - started[stage]
+                bar.update(tasks[stage], completed=done, total=total,
+                           rate=done / seconds if seconds > 0 else None)
 
         result = run_pipeline(config, out, progress=progress)
+        for task in tasks.values():
+            _finish(bar, task)
     if verbose:
         for stage, seconds in result.timings.items():
             console.print(f"stage {stage}: {seconds:.2f} s", highlight=False)

@@ -99,11 +99,17 @@ def versions() -> dict[str, str]:
 
 
 class _Timer:
-    def __init__(self):
+    """Stage wall times; announces each stage to ``progress`` as (stage, 0, 0) when it
+    starts (the heatmap stage then reports images done out of the dataset's length)."""
+
+    def __init__(self, progress: Progress | None = None):
         self.timings: dict[str, float] = {}
+        self.progress = progress
 
     @contextlib.contextmanager
     def stage(self, name: str):
+        if self.progress:
+            self.progress(name, 0, 0)
         start = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - start, 3)
@@ -113,7 +119,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                  ) -> RunResult:
     """Run every stage of ``config`` into ``out_dir`` and write the run directory."""
     out_dir = Path(out_dir)
-    timer = _Timer()
+    timer = _Timer(progress)
     seed_everything(config.seed)
     device = choose_device(config.device)
     with timer.stage("load"):
@@ -182,7 +188,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                         exclusions += excluded
             scored += len(samples)
             if progress:
-                progress("heatmaps", total, len(dataset))
+                progress("heatmaps_and_scores", total, len(dataset))
     scores = pd.concat(frames, ignore_index=True) if frames else empty_scores()
     excluded_ids = {e.image_id for e in exclusions}
 
@@ -417,7 +423,8 @@ def render_run(out_dir: str | Path, run_info: dict | None = None, *,
                             part_names=run_info["dataset"]["part_names"],
                             class_names=run_info["dataset"]["class_names"],
                             gallery=load_gallery(gallery_path) if gallery_path.exists() else [],
-                            gallery_max_parts=settings.get("gallery_max_parts", 12))
+                            gallery_max_parts=settings.get("gallery_max_parts", 12),
+                            max_class_figures=settings.get("max_class_figures", 4))
     html = render_html(context)
     atomic_write_text(out_dir / "report.html", html)
     refused = write_pdf(html, out_dir / "report.pdf")

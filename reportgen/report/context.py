@@ -21,6 +21,7 @@ from reportgen.narrative.section import NarrativeSection
 from reportgen.report.figures import (
     Figure,
     class_boxplots,
+    classes_per_figure,
     comparison_figure,
     is_baseline,
     ph_boxplot,
@@ -30,6 +31,7 @@ from reportgen.report.figures import (
 from reportgen.report.gallery import GalleryEntry, gallery_figure
 
 QUARTILE_METRICS = ("pqah.ph", "pqah.precision", "pqah.recall")
+TABLE_COLUMNS = 7  # region columns per per-class table
 
 
 def _fact_cell(facts: FactTable, fid: str) -> dict[str, str]:
@@ -62,32 +64,39 @@ def quartile_rows(facts: FactTable, model: str, method: str, cls: str, metric: s
 def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[NarrativeSection],
                   exclusions: pd.DataFrame, run: dict, part_names: list[str],
                   class_names: list[str], findings: list[Finding] | None = None,
-                  gallery: Sequence[GalleryEntry] = (), gallery_max_parts: int = 12
-                  ) -> dict[str, Any]:
+                  gallery: Sequence[GalleryEntry] = (), gallery_max_parts: int = 12,
+                  max_class_figures: int = 4) -> dict[str, Any]:
     pairs = sorted({(f.dims["model"], f.dims["method"]) for f in facts
                     if f.id.startswith("pqah.ph.q2|")})
     comparisons = []
     stats = stats[stats["subset"] == "all"] if "subset" in stats else stats
     for model, method in pairs:
         figure: Figure = ph_boxplot(stats, model, method, part_names)
-        per_class_figure = (None if is_baseline(model) or len(class_names) < 2 else
-                            asdict(class_boxplots(stats, model, method, part_names,
-                                                  class_names)))
+        class_figures, classes_left_out = _class_figures(stats, model, method, part_names,
+                                                         class_names, max_class_figures)
         tables = {m: quartile_rows(facts, model, method, ALL_CLASSES, m,
                                    scored_regions(facts, model, method, ALL_CLASSES, m,
                                                   part_names))
                   for m in QUARTILE_METRICS}
         # Per-class rows use the pooled regions as columns, so cells line up under headers.
         pooled = [r["region"] for r in tables["pqah.ph"]]
+        # Classes without a scored image (e.g. under --limit) get no row.
+        scored = {facts[fid].dims["class"] for fid in _ph_n_ids(facts, model, method)}
+        classes_with_facts = [c for c in class_names if c in scored]
+        # Regions in column groups: a table stays within the page whatever the part count.
+        column_groups = [pooled[i:i + TABLE_COLUMNS] for i in range(0, len(pooled),
+                                                                     TABLE_COLUMNS)]
         comparisons.append({
             "model": model,
             "method": method,
             "figure": asdict(figure),
-            "class_figure": per_class_figure,
+            "class_figures": class_figures,
+            "classes_left_out": classes_left_out,
             "tables": tables,
-            "per_class": [{"class": c, "rows": quartile_rows(facts, model, method, c,
-                                                             "pqah.ph", pooled)}
-                          for c in class_names],
+            "per_class": [[{"class": c, "rows": quartile_rows(facts, model, method, c,
+                                                              "pqah.ph", group)}
+                           for c in classes_with_facts]
+                          for group in column_groups],
         })
     audiences = [s.audience for s in narrative]
     shown = "end user" if "end user" in audiences else (audiences[0] if audiences else "")
@@ -174,3 +183,24 @@ def _parameters(config: dict) -> list[dict[str, str]]:
              f"fractions {faith.get('road_fractions')}, imputation noise "
              f"{faith.get('road_noise_std')}")]
     return [{"name": k, "value": str(v)} for k, v in rows if v != ""]
+
+
+def _ph_n_ids(facts: FactTable, model: str, method: str) -> list[str]:
+    prefix = f"pqah.ph.n|model={model}|method={method}|"
+    return [f.id for f in facts if f.id.startswith(prefix) and "subset" not in f.dims]
+
+
+def _class_figures(stats: pd.DataFrame, model: str, method: str, part_names: list[str],
+                   class_names: list[str], max_figures: int) -> tuple[list[dict], list[str]]:
+    """Per-class boxplot figures in chunks that fit a page, at most ``max_figures``; the
+    classes left out are still in the per-class table."""
+    if is_baseline(model) or len(class_names) < 2:
+        return [], []
+    rows = stats[(stats["model"] == model) & (stats["method"] == method)
+                 & (stats["metric"] == "pqah.ph") & (stats["class_name"] != ALL_CLASSES)]
+    present = [c for c in class_names if c in set(rows["class_name"])]
+    size = classes_per_figure(rows["region"].nunique())
+    chunks = [present[i:i + size] for i in range(0, len(present), size)]
+    figures = [asdict(class_boxplots(stats, model, method, part_names, chunk, part=k))
+               for k, chunk in enumerate(chunks[:max_figures])]
+    return figures, [c for chunk in chunks[max_figures:] for c in chunk]

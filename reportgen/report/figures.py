@@ -92,6 +92,19 @@ def _png_data_uri(fig: plt.Figure, dpi: int = 150, colours: int | None = None) -
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
+MANY_REGIONS = 8  # beyond this, box labels are drawn vertically and class panels get wider
+
+
+def class_panel_columns(regions: int) -> int:
+    """Panels per row of ``class_boxplots``: fewer, wider panels when there are many regions."""
+    return 3 if regions <= MANY_REGIONS else 2 if regions <= 2 * MANY_REGIONS else 1
+
+
+def classes_per_figure(regions: int) -> int:
+    """Classes per ``class_boxplots`` figure: three rows of panels fit a printed page."""
+    return 3 * class_panel_columns(regions)
+
+
 def ph_boxplot(stats: pd.DataFrame, model: str, method: str, part_names: list[str],
                metric: str = "pqah.ph", alt: str = "") -> Figure:
     """Boxplot of one metric per region over all classes for one model x method."""
@@ -100,14 +113,18 @@ def ph_boxplot(stats: pd.DataFrame, model: str, method: str, part_names: list[st
     by_region = {r.region: r for r in rows.itertuples(index=False)}
     order = region_order(list(by_region), part_names)
     colours = region_colours(part_names)
-    boxes = [_box(by_region[r], f"{r}\nn={by_region[r].n}") for r in order]
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    many = len(order) > MANY_REGIONS  # labels go vertical, one line each
+    boxes = [_box(by_region[r], f"{r} (n={by_region[r].n})" if many else
+                  f"{r}\nn={by_region[r].n}") for r in order]
+    fig, ax = plt.subplots(figsize=(6.4, 4.6) if many else (6.4, 3.4))
     if boxes:
         artists = ax.bxp(boxes, patch_artist=True, showfliers=False,
                          medianprops={"color": "black", "linewidth": 1.6})
         for patch, region in zip(artists["boxes"], order, strict=True):
             patch.set_facecolor(colours.get(region, BACKGROUND_COLOUR))
             patch.set_alpha(0.85)
+        if many:
+            plt.setp(ax.get_xticklabels(), rotation=90, fontsize=6)
     ax.set_ylim(0, 1)
     ax.set_ylabel("PH (part F1), higher = more heat on the region")
     title = f"Where does {model}'s {method} heat fall? PH per region"
@@ -301,21 +318,24 @@ def comparison_figure(stats: pd.DataFrame, pairs: Sequence[tuple[str, str]],
 
 
 def class_boxplots(stats: pd.DataFrame, model: str, method: str, part_names: list[str],
-                   class_names: list[str], metric: str = "pqah.ph") -> Figure:
+                   class_names: list[str], metric: str = "pqah.ph", part: int = 0
+                   ) -> Figure:
     """Small multiples: one panel per class (dataset order), ``metric`` per region drawn with
-    ``Axes.bxp`` from the precomputed quartiles and whiskers, n under each box."""
+    ``Axes.bxp`` from the precomputed quartiles and whiskers, n under each box.
+
+    ``class_names`` are the classes to draw (callers pass at most ``classes_per_figure``;
+    ``part`` numbers the figures of one model x method in ids). Classes without statistics
+    are left out."""
     rows = stats[(stats["model"] == model) & (stats["method"] == method)
-                 & (stats["metric"] == metric) & (stats["class_name"] != ALL_CLASSES)]
+                 & (stats["metric"] == metric) & stats["class_name"].isin(class_names)]
     if "subset" in rows:
         rows = rows[rows["subset"] == "all"]
-    present = set(rows["class_name"])
-    classes = [c for c in class_names if c in present]
-    classes += sorted(present - set(classes))
+    classes = [c for c in class_names if c in set(rows["class_name"])]
     colours = region_colours(part_names)
     name = _metric_name(metric)
     title = (f"{pair_label(model, method)}: {name} per region in each class. "
              "Look for classes whose background box sits high")
-    nrows, ncols = _grid(len(classes), 3)
+    nrows, ncols = _grid(len(classes), class_panel_columns(rows["region"].nunique()))
     fig, axes = plt.subplots(nrows, ncols, figsize=(7.2, 0.5 + 2.3 * nrows), squeeze=False,
                              sharey=True)
     best = []
@@ -327,7 +347,8 @@ def class_boxplots(stats: pd.DataFrame, model: str, method: str, part_names: lis
         artists = ax.bxp([_box(by_region[r], f"{r}  n={by_region[r].n}") for r in order],
                          patch_artist=True, showfliers=False,
                          medianprops={"color": "black", "linewidth": 1.4})
-        plt.setp(ax.get_xticklabels(), rotation=35, ha="right", rotation_mode="anchor")
+        plt.setp(ax.get_xticklabels(), rotation=35 if len(order) <= MANY_REGIONS else 90,
+                 ha="right", rotation_mode="anchor")
         for patch, region in zip(artists["boxes"], order, strict=True):
             patch.set_facecolor(colours.get(region, BACKGROUND_COLOUR))
             patch.set_alpha(0.85)
@@ -352,7 +373,8 @@ def class_boxplots(stats: pd.DataFrame, model: str, method: str, part_names: lis
     alt = (f"{name} per region in each class for {pair_label(model, method)}. Region with the "
            f"highest median per class: {'; '.join(best)}." if best else
            f"No per-class {name} statistics for {pair_label(model, method)}.")
-    return Figure(f"class-boxplots-{metric}-{model}-{method}", title, caption, alt,
+    suffix = f"-{part}" if part else ""
+    return Figure(f"class-boxplots-{metric}-{model}-{method}{suffix}", title, caption, alt,
                   _png_data_uri(fig))
 
 

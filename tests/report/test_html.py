@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -23,7 +24,7 @@ IMG = "<img src=http://example.invalid/x.png>"
 
 
 def _report(parts=("head", "body", "tail"), classes=("cat", "fish"), absent=(),
-            narrative=(), exclusions=(), seed=0):
+            narrative=(), exclusions=(), seed=0, unscored_classes=()):
     """(html, facts): a whole report from synthetic scores.
 
     ``absent`` holds (class, part) pairs: that part is absent from every image of the class.
@@ -52,8 +53,8 @@ def _report(parts=("head", "body", "tail"), classes=("cat", "fish"), absent=(),
     run = {
         "title": "Synthetic report",
         "versions": {"reportgen": "0.0.0", "torch": "2.0", "grad-cam": "1.5"},
-        "dataset": {"name": "partworld", "root_name": "world", "class_names": list(classes),
-                    "part_names": list(parts)},
+        "dataset": {"name": "partworld", "root_name": "world",
+                    "class_names": [*classes, *unscored_classes], "part_names": list(parts)},
         "models": ["partnet"], "methods": ["gradcam"], "device": "cpu",
         "created": "2024-01-01 00:00 UTC", "seed": 0, "config_hash": "cafe",
     }
@@ -61,7 +62,8 @@ def _report(parts=("head", "body", "tail"), classes=("cat", "fish"), absent=(),
     excl = pd.DataFrame([dict(zip(EXCLUSION_COLUMNS, e, strict=False)) for e in exclusions],
                         columns=list(EXCLUSION_COLUMNS))
     context = build_context(facts=facts, stats=stats, narrative=sections, exclusions=excl,
-                            run=run, part_names=list(parts), class_names=list(classes))
+                            run=run, part_names=list(parts),
+                            class_names=[*classes, *unscored_classes])
     return render_html(context), facts
 
 
@@ -256,3 +258,33 @@ def test_empty_facts_render_a_report_without_comparisons():
     assert context["comparisons"] == []
     assert "nothing to summarise" in html
     assert "<img" not in html
+
+
+def test_many_parts_split_the_per_class_table_into_column_groups_that_fit_the_page():
+    parts = tuple(f"part{i:02d}" for i in range(12))
+    html, facts = _report(parts=parts, classes=("cat", "fish", "owl"))
+    tables = [t for t in _parse(html).tables if t["class"] == "per-class"]
+    # 13 regions (12 parts + background) in groups of at most 7 columns
+    assert len(tables) == 2
+    headers = [[cell["text"] for cell in t["rows"][0]][1:] for t in tables]
+    assert [len(h) for h in headers] == [7, 6]
+    assert [h for header in headers for h in header] == [*parts, "background"]
+    assert all(len(t["rows"]) == 1 + 3 for t in tables)  # header + one row per class
+    for fid, text in _parse(html).fact_cells:
+        assert text == facts.display(fid)
+
+
+def test_many_classes_get_several_class_figures_and_every_class_a_table_row():
+    classes = tuple(f"class{i:02d}" for i in range(20))
+    html, _ = _report(classes=classes)
+    ids = re.findall(r'<figure id="(class-boxplots-[^"]+)"', html)
+    assert len(ids) == 3  # 9 + 9 + 2 classes (3 x 3 panels per figure)
+    (table,) = [t for t in _parse(html).tables if t["class"] == "per-class"]
+    assert [r[0]["text"] for r in table["rows"][1:]] == list(classes)
+
+
+def test_classes_without_a_scored_image_get_no_row():
+    html, _ = _report(classes=("cat", "fish"), unscored_classes=("ghost",))
+    (table,) = [t for t in _parse(html).tables if t["class"] == "per-class"]
+    assert [r[0]["text"] for r in table["rows"][1:]] == ["cat", "fish"]
+    assert "cat, fish, ghost" in html  # still listed among the dataset's classes
