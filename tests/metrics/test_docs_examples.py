@@ -62,3 +62,19 @@ def test_localisation_example():
 def test_center_baseline_example():
     c = center_heatmaps(1, (5, 5))[0].round(3)
     assert (c[2, 2], c[2, 1], c[0, 0]) == (1.0, 0.726, 0.077)
+
+
+def test_faithfulness_examples():
+    from reportgen.metrics.faithfulness import confidence_drop, confidence_increase
+
+    clean = np.array([0.8, 0.8])
+    modified = np.array([0.6, 0.9])
+    np.testing.assert_allclose(confidence_drop(clean, modified), [25.0, 0.0])
+    np.testing.assert_allclose(confidence_increase(clean, modified), [0.0, 100.0])
+
+
+def test_road_combined_example():
+    from reportgen.metrics.road import RoadCurves
+
+    curves = RoadCurves(np.array([0.1, 0.2]), np.array([[0.5, 0.3]]), np.array([[0.8, 0.7]]))
+    np.testing.assert_allclose(curves.combined, [0.175])
