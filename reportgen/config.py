@@ -175,6 +175,8 @@ class ReportSettings(_Strict):
 
     gallery: bool = Field(True, description="highest- and lowest-PH example per part")
     gallery_max_parts: int = Field(12, gt=0, description="parts per gallery figure")
+    gallery_max_figures: int = Field(8, ge=0, description="gallery figures (one per model "
+                                     "and method) in the report: the HTML size budget")
     max_class_figures: int = Field(4, ge=0, description="per-class boxplot figures per model "
                                    "and method (each up to nine classes); every class stays in "
                                    "the per-class table")

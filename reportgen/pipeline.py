@@ -424,7 +424,8 @@ def render_run(out_dir: str | Path, run_info: dict | None = None, *,
                             class_names=run_info["dataset"]["class_names"],
                             gallery=load_gallery(gallery_path) if gallery_path.exists() else [],
                             gallery_max_parts=settings.get("gallery_max_parts", 12),
-                            max_class_figures=settings.get("max_class_figures", 4))
+                            max_class_figures=settings.get("max_class_figures", 4),
+                            gallery_max_figures=settings.get("gallery_max_figures", 8))
     html = render_html(context)
     atomic_write_text(out_dir / "report.html", html)
     refused = write_pdf(html, out_dir / "report.pdf")

@@ -122,3 +122,32 @@ def test_run_json_keeps_no_credential_from_the_llm_url(tmp_path, run_config):  #
     public = _public_config(config_from_dict(raw))
     assert public["narrative"]["base_url"] == "https://llm.example/v1"
     assert "s3cret" not in json.dumps(public)
+
+
+def test_card_command_writes_and_inserts_the_model_card_idempotently(tmp_path, run_config):  # noqa: F811
+    out = tmp_path / "run"
+    _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q")
+    (out / "model_card.md").unlink()
+    result = _invoke("card", str(out))
+    assert result.stdout.strip() == f"Model card: {out / 'model_card.md'}"
+    assert "## Model Examination" in (out / "model_card.md").read_text()
+    readme = tmp_path / "README.md"
+    readme.write_text("---\nlicense: mit\n---\n# My model\n\nTrained on cats.\n")
+    _invoke("card", str(out), "--into", str(readme))
+    once = readme.read_text()
+    _invoke("card", str(out), "--into", str(readme))
+    assert readme.read_text() == once
+    assert "license: mit" in once and "Trained on cats." in once
+    assert once.count("<!-- reportgen:begin") == 1
+    missing = CliRunner().invoke(app, ["card", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "nowhere" in missing.output
+
+
+def test_gallery_cap_names_the_galleries_left_out(tmp_path, run_config):  # noqa: F811
+    run_config.write_text(run_config.read_text() + "report: {gallery_max_figures: 0}\n")
+    out = tmp_path / "run"
+    _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q")
+    html = (out / "report.html").read_text()
+    assert "Not shown, to keep the report small" in html
+    assert "random-partnet · gradcam" in html and 'id="gallery-' not in html
+    assert (out / "gallery.npz").is_file()  # the data is kept; only the figure is capped

@@ -65,7 +65,8 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
                   exclusions: pd.DataFrame, run: dict, part_names: list[str],
                   class_names: list[str], findings: list[Finding] | None = None,
                   gallery: Sequence[GalleryEntry] = (), gallery_max_parts: int = 12,
-                  max_class_figures: int = 4) -> dict[str, Any]:
+                  max_class_figures: int = 4, gallery_max_figures: int = 8
+                  ) -> dict[str, Any]:
     pairs = sorted({(f.dims["model"], f.dims["method"]) for f in facts
                     if f.id.startswith("pqah.ph.q2|")})
     comparisons = []
@@ -133,6 +134,7 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
                             "direction": info.direction, "reference": info.reference,
                             "range": f"{info.range[0]:g} to {info.range[1]:g}"})
     road = road_curve_figure(stats, pairs)  # its caption carries the ROAD caveat
+    gallery_pairs = sorted({(e.model, e.method) for e in gallery})
     key_findings = [{"kind": f.kind.replace("_", " "), "severity": f.severity,
                      "text": fill_placeholders(f.statement, facts), "caveat": f.caveat}
                     for f in (findings or []) if f.severity != "info"]
@@ -155,7 +157,8 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         if len(pairs) > 1 else None,
         "road_figure": asdict(road) if road else None,
         "gallery": [asdict(gallery_figure(gallery, m, k, part_names, gallery_max_parts))
-                    for m, k in sorted({(e.model, e.method) for e in gallery})],
+                    for m, k in gallery_pairs[:gallery_max_figures]],
+        "gallery_left_out": [f"{m} · {k}" for m, k in gallery_pairs[gallery_max_figures:]],
         "sections": {s["id"]: s for s in sections},
         "definitions": definitions,
         "parameters": _parameters(run.get("config", {})),
