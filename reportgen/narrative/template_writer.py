@@ -110,13 +110,11 @@ class TemplateWriter:
             paragraphs.append("No sample could be scored, so there is nothing to summarise.")
         high = [f for f in findings if f.severity == "high"]
         others = [f for f in findings if f.severity != "high"][:max(0, 3 - len(high))]
-        if high:
-            paragraphs.append("Needs attention: " + " ".join(_said(f)
-                                                             for f in high))
+        # The reader's first question is what needs attention: say it before the overview.
+        first = ["Needs attention: " + " ".join(_said(f) for f in high)] if high else []
         if others:
-            paragraphs.append("Also worth knowing: " + " ".join(_said(f)
-                                                                for f in others))
-        return paragraphs
+            paragraphs.append("Also worth knowing: " + " ".join(_said(f) for f in others))
+        return [*first, *paragraphs]
 
     def _per_class(self, facts: FactTable, findings: list[Finding]) -> list[str]:
         paragraphs = []
