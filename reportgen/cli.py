@@ -138,6 +138,13 @@ def _run_with_progress(config, out: Path, quiet: bool, verbose: bool = False,
         raise typer.Exit(1)
 
 
+LimitOption = Annotated[Optional[int], typer.Option(  # noqa: UP045 (typer needs Optional)
+    "--limit", help="Only the first N samples (a quick look).")]
+DeviceOption = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--device", help="cpu, cuda, cuda:N or auto.")]
+BatchSizeOption = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--batch-size", help="Images per batch.")]
+SeedOption = Annotated[Optional[int], typer.Option("--seed", help="Run seed.")]  # noqa: UP045
 QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")]
 VerboseOption = Annotated[bool, typer.Option(
     "-v", "--verbose", help="Also print each stage's wall time and cache details.")]
@@ -165,6 +172,10 @@ def _fail(exc: Exception) -> None:
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")] = Path(
         "out/demo"),
+    limit: LimitOption = None,
+    device: DeviceOption = None,
+    batch_size: BatchSizeOption = None,
+    seed: SeedOption = None,
     llm: LlmOption = None,
     llm_model: LlmModelOption = None,
     llm_base_url: LlmUrlOption = None,
@@ -175,11 +186,14 @@ def demo(
 ) -> None:
     """Run the built-in sample end to end (offline, CPU): Grad-CAM heatmaps of a small
     trained CNN, PQAH scores, statistics, narrative, report.html and report.pdf."""
+    from reportgen.config import config_from_dict
     from reportgen.demo import demo_config
 
     try:
-        config = _narrative_overrides(demo_config(cache=not no_cache), llm, llm_model,
-                                      llm_base_url)
+        config = config_from_dict(demo_config(cache=not no_cache).model_dump(),
+                                  {"limit": limit, "device": device, "batch_size": batch_size,
+                                   "seed": seed}, source="command line")
+        config = _narrative_overrides(config, llm, llm_model, llm_base_url)
         _run_with_progress(config, out, quiet, verbose, resume)
     except ReportgenError as exc:
         _fail(exc)
@@ -190,13 +204,10 @@ def run(
     config: Annotated[Path, typer.Argument(help="Run configuration (YAML).")],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")] = Path(
         "out/run"),
-    limit: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--limit", help="Only the first N samples.")] = None,
-    device: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--device", help="cpu, cuda, cuda:N or auto.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--batch-size", help="Images per batch.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Run seed.")] = None,  # noqa: UP045
+    limit: LimitOption = None,
+    device: DeviceOption = None,
+    batch_size: BatchSizeOption = None,
+    seed: SeedOption = None,
     fail_if: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--fail-if", help="A CI-gate condition 'FACT OP NUMBER', e.g. "
         "'pqah.precision.q2|region=background > 0.4'; exit 1 when it holds. Repeatable; "

@@ -171,3 +171,15 @@ def test_fail_if_flag_exits_1_and_the_report_lists_the_condition(tmp_path, run_c
     assert "pqah.ph.q2|region=background &gt;= 0" in html and "FAILED" in html
     run_info = json.loads((out / "run.json").read_text())
     assert run_info["conditions"][0]["failed"] is True
+
+
+def test_demo_takes_the_run_flags(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--limit", "8", "--seed", "3",
+                                      "--batch-size", "4", "--device", "cpu", "-q"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    run_info = json.loads((out / "run.json").read_text())
+    assert (run_info["config"]["limit"], run_info["seed"], run_info["config"]["batch_size"],
+            run_info["device"]) == (8, 3, 4, "cpu")
+    facts = json.loads((out / "facts.json").read_text())["facts"]
+    assert next(f for f in facts if f["id"] == "run.samples.total")["value"] == 8
