@@ -274,7 +274,7 @@ def examination_section(inputs: CardInputs) -> list[str]:
              "both. Each value comes with n, the number of images behind it.", "",
              "### Headline metrics", "",
              *headline_table(facts, list(dataset.get("part_names", []))), ""]
-    summary = next((s for s in inputs.narrative if s.section == "summary"), None)
+    summary = card_summary(inputs.narrative)
     if summary is not None:
         lines += [f"### {md_text(summary.title)}", ""]
         for paragraph in fill_placeholders(summary.text, facts).split("\n\n"):
@@ -320,6 +320,14 @@ def limitations_section(inputs: CardInputs) -> list[str]:
     return [*lines, ""]
 
 
+def card_summary(narrative: list[NarrativeSection]) -> NarrativeSection | None:
+    """The executive summary written for the model-card audience when the run wrote one
+    (``narrative.audiences``), else the first summary."""
+    summaries = [s for s in narrative if s.section == "summary"]
+    return next((s for s in summaries if s.audience == "model card"),
+                summaries[0] if summaries else None)
+
+
 def _provenance(run: dict, narrative: list[NarrativeSection]) -> str:
     """One line of versions, date, hash and the summary's writer (LLM model ids hold digits
     that are no measurement)."""
@@ -330,7 +338,8 @@ def _provenance(run: dict, narrative: list[NarrativeSection]) -> str:
     if run.get("config_hash"):
         parts.append(f"config hash {run['config_hash']}")
     parts += [f"{k} {v}" for k, v in versions.items() if k in ("torch", "grad-cam")]
-    parts += [f"{s.title}: {s.provenance}" for s in narrative if s.section == "summary"]
+    summary = card_summary(narrative)
+    parts += [f"{summary.title}: {summary.provenance}"] if summary else []
     return f"*Provenance (not measurements): {md_text('; '.join(parts).rstrip('.'))}.*"
 
 

@@ -429,3 +429,16 @@ def test_demo_card_numbers_are_facts_and_it_names_the_fish_shortcut(demo_run):
     assert write_card(demo_run).read_text(encoding="utf-8") == card
     single, _ = split_card(build_card(demo_run, model="partnet_biased"))
     assert [e["name"] for e in single["model-index"]] == ["partnet_biased"]
+
+
+def test_the_card_prefers_the_summary_written_for_the_model_card_audience():
+    from reportgen.narrative.section import NarrativeSection
+    from reportgen.report.card import card_summary
+
+    user = NarrativeSection("summary", "Executive summary", "For users.", "template")
+    card = NarrativeSection("summary", "Executive summary", "For the card.", "template",
+                            audience="model card")
+    other = NarrativeSection("bias", "Bias review", "Bias.", "template", audience="model card")
+    assert card_summary([user, other, card]) is card
+    assert card_summary([user, other]) is user
+    assert card_summary([other]) is None

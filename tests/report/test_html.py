@@ -288,3 +288,12 @@ def test_classes_without_a_scored_image_get_no_row():
     (table,) = [t for t in _parse(html).tables if t["class"] == "per-class"]
     assert [r[0]["text"] for r in table["rows"][1:]] == ["cat", "fish"]
     assert "cat, fish, ghost" in html  # still listed among the dataset's classes
+
+
+def test_the_report_shows_the_end_user_sections_when_several_audiences_were_written():
+    for_users = NarrativeSection("recommendations", "Recommendations", "Plain words for users.",
+                                 "template")
+    for_card = NarrativeSection("recommendations", "Recommendations", "Words for the card.",
+                                "template", audience="model card")
+    html, _ = _report(narrative=[for_users, for_card])
+    assert "Plain words for users." in html and "Words for the card." not in html
