@@ -373,11 +373,16 @@ def cam_grid(model) -> tuple[int, int] | None:
 
 
 def _fact_rows(stats: pd.DataFrame) -> pd.DataFrame:
-    """The statistics that become facts: per-fraction ROAD curves (``road.morf@0.3``) only
-    pooled over classes and subsets (they feed one figure; stats.csv keeps every group)."""
+    """The statistics that become facts (stats.csv keeps every group).
+
+    Left out, because nothing shown or checked reads them and they would be most of
+    facts.json: the correct/misclassified subsets of single classes (the subsets are compared
+    pooled over classes), and per-fraction ROAD points (``road.morf@0.3``) other than pooled
+    over classes and subsets (they draw one figure)."""
     curve = stats["metric"].str.contains("@", regex=False)
-    pooled = (stats["class_name"] == ALL_CLASSES) & (stats["subset"] == "all")
-    return stats[~curve | pooled]
+    pooled_class = stats["class_name"] == ALL_CLASSES
+    all_samples = stats["subset"] == "all"
+    return stats[(all_samples | pooled_class) & (~curve | (pooled_class & all_samples))]
 
 
 def _accuracy_facts(scores: pd.DataFrame, facts: FactTable) -> None:
