@@ -73,19 +73,26 @@ def _finish(bar: Progress, task: int) -> None:
         bar.stop_task(task)
 
 
-def _narrative_overrides(config, llm: str | None, model: str | None, base_url: str | None):
-    """The config with the CLI's --llm/--llm-model/--llm-base-url applied."""
-    changes = {k: v for k, v in (("writer", llm), ("model", model), ("base_url", base_url))
-               if v is not None}
-    if not changes:
-        return config
+def _with_flags(config, source: str, overrides: dict | None = None, fail_if=None,
+                llm: str | None = None, llm_model: str | None = None,
+                llm_base_url: str | None = None):
+    """The config with the command line's flags applied, validated once: ``overrides``
+    replace top-level keys, ``fail_if`` adds conditions, the --llm* flags set the narrative."""
     if llm is not None and llm not in LLM_WRITERS:
         raise ReportgenError(f"--llm must be one of {', '.join(LLM_WRITERS)}, not {llm!r}")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    narrative = {k: v for k, v in (("writer", llm), ("model", llm_model),
+                                   ("base_url", llm_base_url)) if v is not None}
+    if not (overrides or fail_if or narrative):
+        return config
     from reportgen.config import config_from_dict
 
-    raw = config.model_dump()
-    raw["narrative"] = {**raw["narrative"], **changes}
-    return config_from_dict(raw, source="command line")
+    raw = {**config.model_dump(), **overrides}
+    if fail_if:
+        raw["fail_if"] = [*config.fail_if, *fail_if]
+    if narrative:
+        raw["narrative"] = {**raw["narrative"], **narrative}
+    return config_from_dict(raw, source=source)
 
 
 def _run_with_progress(config, out: Path, quiet: bool, verbose: bool = False,
@@ -186,14 +193,12 @@ def demo(
 ) -> None:
     """Run the built-in sample end to end (offline, CPU): Grad-CAM heatmaps of a small
     trained CNN, PQAH scores, statistics, narrative, report.html and report.pdf."""
-    from reportgen.config import config_from_dict
     from reportgen.demo import demo_config
 
     try:
-        config = config_from_dict(demo_config(cache=not no_cache).model_dump(),
-                                  {"limit": limit, "device": device, "batch_size": batch_size,
-                                   "seed": seed}, source="command line")
-        config = _narrative_overrides(config, llm, llm_model, llm_base_url)
+        config = _with_flags(demo_config(cache=not no_cache), "command line",
+                             {"limit": limit, "device": device, "batch_size": batch_size,
+                              "seed": seed}, None, llm, llm_model, llm_base_url)
         _run_with_progress(config, out, quiet, verbose, resume)
     except ReportgenError as exc:
         _fail(exc)
@@ -229,12 +234,7 @@ def run(
     try:
         cfg = load_config(config, {"limit": limit, "device": device, "batch_size": batch_size,
                                    "seed": seed, "cache": False if no_cache else None})
-        if fail_if:
-            from reportgen.config import config_from_dict
-
-            cfg = config_from_dict({**cfg.model_dump(), "fail_if": [*cfg.fail_if, *fail_if]},
-                                   source=str(config))
-        cfg = _narrative_overrides(cfg, llm, llm_model, llm_base_url)
+        cfg = _with_flags(cfg, str(config), None, fail_if, llm, llm_model, llm_base_url)
         _run_with_progress(cfg, out, quiet, verbose, resume)
     except ReportgenError as exc:
         _fail(exc)

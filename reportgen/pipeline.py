@@ -42,7 +42,7 @@ from reportgen.models.loading import load_model
 from reportgen.narrative.config import NarrativeConfig, redact_url
 from reportgen.narrative.narrate import write_narrative
 from reportgen.narrative.section import NarrativeSection
-from reportgen.report.card import write_card
+from reportgen.report.card import CardInputs, write_card
 from reportgen.report.context import build_context
 from reportgen.report.gallery import GalleryCollector, load_gallery
 from reportgen.report.html import render_html
@@ -132,12 +132,13 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                    for i, m in enumerate(models) for name in config.methods}
         external = [(h, open_heatmaps(h.path)) for h in config.heatmaps]
     class_names = list(dataset.class_names)
-    _check_names(dataset, [m.name for m in models])
+    _check_names(dataset, models)
     outputs = {m.name: _output_names(m, class_names, dataset.name, config.target)
                for m in models}
 
     grid = cam_grid(models[0]) if models else None
-    gallery = GalleryCollector(list(dataset.part_names), include_baselines=False)
+    gallery = GalleryCollector(list(dataset.part_names), include_baselines=False,
+                               include_models=None if config.report.gallery else ())
     frames: list[pd.DataFrame] = []
     exclusions: list[Exclusion] = []
     total = scored = 0
@@ -157,8 +158,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                         table, excluded = score_batch(samples, heat, model.name, method,
                                                       names)
                         frames.append(table)
-                        if config.report.gallery:
-                            gallery.update(model.name, method, samples, heat, table)
+                        gallery.update(model.name, method, samples, heat, table)
                         exclusions += excluded
                         n_faith = _faithfulness_quota(config, total - len(batch), samples)
                         if n_faith:
@@ -183,8 +183,7 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
                         table, excluded = score_batch(group.samples, heat, spec.model,
                                                       spec.method, class_names)
                         frames.append(table)
-                        if config.report.gallery:
-                            gallery.update(spec.model, spec.method, group.samples, heat, table)
+                        gallery.update(spec.model, spec.method, group.samples, heat, table)
                         exclusions += excluded
             scored += len(samples)
             if progress:
@@ -267,10 +266,6 @@ def _output_names(model, class_names: list[str], dataset: str, target: str) -> l
                 f"has {len(class_names)} classes; give the model's own class names "
                 "(models[].class_names, e.g. 'imagenet') when its label set differs")
         return list(class_names)
-    bad = [n for n in own if any(c in n for c in RESERVED_CHARACTERS)]
-    if bad:
-        raise ReportgenError(f"model {model.name}: the class name(s) {bad[:5]} contain one of "
-                             f"{' '.join(RESERVED_CHARACTERS)}, which fact ids reserve")
     if len(own) != model.spec.num_classes:
         raise ReportgenError(f"model {model.name}: {len(own)} class names for "
                              f"{model.spec.num_classes} outputs")
@@ -286,19 +281,23 @@ def _output_names(model, class_names: list[str], dataset: str, target: str) -> l
 RESERVED_CHARACTERS = "{}|="
 
 
-def _check_names(dataset, model_names: list[str]) -> None:
-    """A clear error for names the facts table cannot hold."""
+def _check_names(dataset, models: list) -> None:
+    """A clear error for names the facts table cannot hold: the dataset's classes and parts,
+    the models' names and their own output names."""
     where = getattr(dataset, "manifest_path", None) or dataset.root
     if ALL_CLASSES in dataset.class_names:
         raise ReportgenError(f"{where}: the class name {ALL_CLASSES!r} is reserved for "
                              "statistics pooled over all classes; rename it")
-    for what, names in (("class", dataset.class_names), ("part", dataset.part_names),
-                        ("model", model_names)):
+    checks = [(where, "class", dataset.class_names), (where, "part", dataset.part_names),
+              ("config", "model", [m.name for m in models])]
+    checks += [(f"model {m.name}", "class", m.spec.class_names) for m in models
+               if m.spec.class_names]
+    for source, what, names in checks:
         bad = [n for n in names if any(c in n for c in RESERVED_CHARACTERS)]
         if bad:
-            raise ReportgenError(f"{where if what != 'model' else 'config'}: the {what} "
-                                 f"name(s) {bad} contain one of {' '.join(RESERVED_CHARACTERS)}"
-                                 ", which fact ids and placeholders reserve; rename them")
+            raise ReportgenError(f"{source}: the {what} name(s) {bad[:5]} contain one of "
+                                 f"{' '.join(RESERVED_CHARACTERS)}, which fact ids and "
+                                 "placeholders reserve; rename them")
 
 
 def _faithfulness_quota(config: RunConfig, seen_before: int, samples: list) -> int:
@@ -409,10 +408,10 @@ def render_run(out_dir: str | Path, run_info: dict | None = None, *,
     try:
         if run_info is None:
             run_info = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
-        facts = FactTable.from_dict(json.loads((out_dir / "facts.json").read_text("utf-8")))
+        facts_data = json.loads((out_dir / "facts.json").read_text("utf-8"))
+        facts = FactTable.from_dict(facts_data)
+        findings = [Finding(**f) for f in facts_data.get("findings", [])]
         stats = pd.read_csv(out_dir / "stats.csv")
-        findings = [Finding(**f) for f in json.loads(
-            (out_dir / "facts.json").read_text("utf-8")).get("findings", [])]
         exclusions = pd.read_csv(out_dir / "exclusions.csv", dtype=str).fillna("")
         narrative = [NarrativeSection(**s) for s in
                      json.loads((out_dir / "narrative.json").read_text(encoding="utf-8"))]
@@ -436,5 +435,5 @@ def render_run(out_dir: str | Path, run_info: dict | None = None, *,
     refused = write_pdf(html, out_dir / "report.pdf")
     if refused:
         raise ReportgenError(f"the report refers to external resources: {refused[:3]}")
-    write_card(out_dir, run=run_info)
+    write_card(out_dir, inputs=CardInputs(facts, findings, narrative, run_info))
     return out_dir / "report.html"

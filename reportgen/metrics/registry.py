@@ -65,6 +65,4 @@ def get_metric(metric_id: str) -> MetricInfo:
     if at and family + "@" in METRICS:
         info = METRICS[family + "@"]
         return replace(info, id=metric_id, name=f"{info.name} {value}")
-    else:
-        raise KeyError(f"unknown metric {metric_id!r}; known: {', '.join(sorted(METRICS))}"
-                       ) from None
+    raise KeyError(f"unknown metric {metric_id!r}; known: {', '.join(sorted(METRICS))}")

@@ -477,12 +477,14 @@ def insert_card(existing: str, block: str) -> str:
 
 
 def write_card(run_dir: str | Path, into: str | Path | None = None, *,
-               model: str | None = None, run: dict | None = None) -> Path:
+               model: str | None = None, run: dict | None = None,
+               inputs: CardInputs | None = None) -> Path:
     """Write ``run_dir/model_card.md`` (model-index: ``model``, default every model), or
     insert the card into ``into`` (created when missing, rewritten atomically only when its
     text changes; a run with several models needs ``model``: a Hub card describes one).
+    ``inputs``: what a caller already read from the run directory (else read here).
     Returns the path written."""
-    inputs = load_card_inputs(run_dir, run)
+    inputs = inputs or load_card_inputs(run_dir, run)
     if into is None:
         return atomic_write_text(Path(run_dir) / "model_card.md", render_card(inputs, model))
     models = card_models(inputs)
