@@ -35,7 +35,8 @@ from reportgen.analysis.facts import FactTable, facts_from_statistics
 from reportgen.analysis.findings import Finding
 from reportgen.analysis.rules import derive_findings
 from reportgen.analysis.stats import group_statistics
-from reportgen.narrative import SECTION_IDS, NarrativeConfig, TemplateWriter, make_writer
+from reportgen.config import NarrativeSettings
+from reportgen.narrative import SECTION_IDS, TemplateWriter, make_writer
 from reportgen.narrative.guard import check_text
 from reportgen.narrative.prompts import section_guard
 from reportgen.narrative.sections import get_section
@@ -83,8 +84,8 @@ def demo_like_inputs() -> tuple[FactTable, list[Finding]]:
     facts.add_value("run.samples.total", total + 3, total + 3, "count")
     facts.add_value("run.samples.excluded", 3, total + 3, "count")
     facts.add_value("run.samples.scored", total, total + 3, "count")
-    findings = derive_findings(scores, facts)
-    return facts, findings
+    result = derive_findings(scores, facts)
+    return facts.merged(result.facts), result.findings
 
 
 def run_inputs(run_dir: Path) -> tuple[FactTable, list[Finding]]:
@@ -99,10 +100,10 @@ def bench_writer(name: str, facts: FactTable, findings: list[Finding], repeats: 
     times, tokens = [], 0
     build_s = 0.0
     for repeat in range(repeats):
-        config = NarrativeConfig(writer=name, seed=repeat, guard_retries=guard_retries,
-                                 audiences=audiences)
+        config = NarrativeSettings(writer=name, guard_retries=guard_retries,
+                                   audiences=audiences)
         start = time.perf_counter()
-        writer = make_writer(config) if name != "template" else TemplateWriter()
+        writer = make_writer(config, seed=repeat) if name != "template" else TemplateWriter()
         build_s = max(build_s, time.perf_counter() - start)
         start = time.perf_counter()
         sections = []
@@ -176,7 +177,7 @@ def main() -> None:
                   f"{row['mean_attempts']:.2f} |")
     if args.show:
         for w in args.writers:
-            writer = make_writer(replace(NarrativeConfig(writer=w), guard_retries=0))
+            writer = make_writer(NarrativeSettings(writer=w, guard_retries=0))
             for s in SECTION_IDS:
                 section = writer.write_section(s, facts, findings)
                 print(f"\n--- {w} / {s} / {section.guard}\n{section.text}")

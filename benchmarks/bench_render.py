@@ -35,7 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from reportgen import pipeline
-from reportgen.config import config_from_dict
+from reportgen.config_yaml import config_from_dict
 from reportgen.sample_data.build import write_folder_dataset
 from reportgen.sample_data.train import PREPROCESSING
 from reportgen.sample_data.world import generate_split

@@ -14,7 +14,8 @@ import pandas as pd
 from reportgen.analysis.facts import FactTable
 from reportgen.analysis.findings import Finding
 from reportgen.conditions import ConditionResult
-from reportgen.config import RunConfig, config_from_dict, load_config
+from reportgen.config import RunConfig
+from reportgen.config_yaml import config_from_dict, load_config
 from reportgen.narrative.placeholders import fill_placeholders
 
 

@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 a declared condition failed, 2 usage or input error.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -62,9 +63,6 @@ class _Images(ProgressColumn):
         return Text(f"{task.completed:.0f}/{task.total or 0:.0f} images, {shown}", style="cyan")
 
 
-LLM_WRITERS = ("template", "openai", "local")
-
-
 def _finish(bar: Progress, task: int) -> None:
     """Fill a stage's bar and freeze its clock (its images/s stays the stage's average)."""
     if not bar.tasks[task].finished:
@@ -78,14 +76,18 @@ def _with_flags(config, source: str, overrides: dict | None = None, fail_if=None
                 llm_base_url: str | None = None):
     """The config with the command line's flags applied, validated once: ``overrides``
     replace top-level keys, ``fail_if`` adds conditions, the --llm* flags set the narrative."""
-    if llm is not None and llm not in LLM_WRITERS:
-        raise ReportgenError(f"--llm must be one of {', '.join(LLM_WRITERS)}, not {llm!r}")
+    if llm is not None:
+        from reportgen.narrative.writers import writer_names
+
+        if llm not in writer_names():
+            raise ReportgenError(f"--llm must be one of {', '.join(writer_names())}, not "
+                                 f"{llm!r}")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     narrative = {k: v for k, v in (("writer", llm), ("model", llm_model),
                                    ("base_url", llm_base_url)) if v is not None}
     if not (overrides or fail_if or narrative):
         return config
-    from reportgen.config import config_from_dict
+    from reportgen.config_yaml import config_from_dict
 
     raw = {**config.model_dump(), **overrides}
     if fail_if:
@@ -100,9 +102,9 @@ def _run_with_progress(config, out: Path, quiet: bool, verbose: bool = False,
     from reportgen.pipeline import run_pipeline
 
     if not resume:
-        from reportgen.heatmaps import HeatmapCache
+        from reportgen.stages.load import clear_heatmap_cache
 
-        removed = HeatmapCache.clear(out / "cache" / "heatmaps")
+        removed = clear_heatmap_cache(out)
         if verbose:
             console.print(f"--no-resume: removed {removed} cached heatmap files", highlight=False)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), _Images(),
@@ -133,10 +135,16 @@ def _run_with_progress(config, out: Path, quiet: bool, verbose: bool = False,
     excluded = result.facts["run.samples.excluded"].display
     console.print(f"{scored} samples scored, {excluded} excluded; "
                   f"PDF: {result.report_pdf}")
+    faith = config.faithfulness
+    total = int(result.facts["run.samples.total"].value)
+    if faith.enabled and faith.max_samples is not None and faith.max_samples < total:
+        console.print(f"faithfulness and ROAD: the first {faith.max_samples} of {total} samples "
+                      "(faithfulness.max_samples; null scores all)", highlight=False)
     if config.cache:
         from reportgen.heatmaps import cache_report
+        from reportgen.stages.load import HEATMAP_CACHE
 
-        console.print(cache_report(out / "cache" / "heatmaps").describe(), highlight=False)
+        console.print(cache_report(out / HEATMAP_CACHE).describe(), highlight=False)
     for c in result.conditions:
         console.print(f"condition {c.expression!r}: {'FAILED' if c.failed else 'passed'} "
                       f"({c.reason})", highlight=False)
@@ -146,11 +154,11 @@ def _run_with_progress(config, out: Path, quiet: bool, verbose: bool = False,
 
 
 LimitOption = Annotated[Optional[int], typer.Option(  # noqa: UP045 (typer needs Optional)
-    "--limit", help="Only the first N samples (a quick look).")]
+    "--limit", min=1, help="Only the first N samples (a quick look).")]
 DeviceOption = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--device", help="cpu, cuda, cuda:N or auto.")]
 BatchSizeOption = Annotated[Optional[int], typer.Option(  # noqa: UP045
-    "--batch-size", help="Images per batch.")]
+    "--batch-size", min=1, help="Images per batch.")]
 SeedOption = Annotated[Optional[int], typer.Option("--seed", help="Run seed.")]  # noqa: UP045
 QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar.")]
 VerboseOption = Annotated[bool, typer.Option(
@@ -229,7 +237,7 @@ def run(
     local weights and/or precomputed heatmaps, CAM and attribution methods) to a report in
     --out. Heatmaps are cached in --out/cache, so a killed run resumes where it stopped.
     Exit 1 when a fail_if condition holds."""
-    from reportgen.config import load_config
+    from reportgen.config_yaml import load_config
 
     try:
         cfg = load_config(config, {"limit": limit, "device": device, "batch_size": batch_size,
@@ -250,7 +258,7 @@ def inspect_command(
     option: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--option", "-o", help="A format option KEY=VALUE (VALUE is YAML); repeatable.")] = None,
     limit: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--limit", help="Only the first N items.")] = None,
+        "--limit", min=1, help="Only the first N items.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON, not text.")] = False,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit with 1 when any sample has a problem.")] = False,
@@ -278,6 +286,10 @@ def render(
         "--llm-replay", help="Rewrite the narrative from the run's LLM response cache "
         "(cache/llm) with no LLM call; a request the cache lacks gets the template text.")
     ] = False,
+    allow_modified: Annotated[bool, typer.Option(
+        "--allow-modified", help="Render even when an artifact (facts.json, stats.csv ...) "
+        "differs from what the run wrote; the report's provenance names the changed files.")
+    ] = False,
 ) -> None:
     """Rebuild report.html, report.pdf and model_card.md of RUN_DIR from its facts.json,
     stats.csv, narrative.json, gallery.npz and exclusions.csv, with no model and no LLM
@@ -285,7 +297,8 @@ def render(
     from reportgen.pipeline import render_run
 
     try:
-        print(f"Report: {render_run(run_dir, llm_replay=llm_replay)}")
+        html = render_run(run_dir, llm_replay=llm_replay, allow_modified=allow_modified)
+        print(f"Report: {html}")
     except ReportgenError as exc:
         _fail(exc)
 
@@ -328,8 +341,29 @@ def config_schema() -> None:
     print(json.dumps(RunConfig.model_json_schema(), indent=2))
 
 
+class Stopped(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread so every ``with`` block (the run
+    directory's lock and staging folder, open files) unwinds; a BaseException, so neither a
+    broad ``except Exception`` nor click's own Ctrl-C handling turns it into something else."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.exit_code = 128 + signum
+        self.name = signal.Signals(signum).name
+
+
+def _stop(signum, frame) -> None:
+    raise Stopped(signum)
+
+
 def main() -> None:
+    """The console script: exit 130 on Ctrl-C (SIGINT) and 143 on SIGTERM, after a clean
+    shutdown (heatmaps already cached stay: the next run resumes from them)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
     try:
         app()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except Stopped as stop:
+        console.print(f"stopped by {stop.name}: cached heatmaps are kept; run again to resume",
+                      highlight=False)
+        sys.exit(stop.exit_code)

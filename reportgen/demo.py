@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from reportgen.config import RunConfig, config_from_dict
+from reportgen.config import RunConfig
+from reportgen.config_yaml import config_from_dict
 from reportgen.resources import sample_data_dir
 
 

@@ -1,6 +1,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 import reportgen
 
@@ -13,6 +14,7 @@ def _model_spec(tmp_path):
     return spec
 
 
+@pytest.mark.slow
 def test_evaluate_returns_facts_scores_findings_and_saves(tmp_path, folder_dataset):
     report = reportgen.evaluate(dataset={"root": str(folder_dataset)},
                                 models=[{"spec": str(_model_spec(tmp_path))}],
@@ -28,6 +30,7 @@ def test_evaluate_returns_facts_scores_findings_and_saves(tmp_path, folder_datas
     assert (saved / "report.pdf").is_file() and (saved / "facts.json").is_file()
 
 
+@pytest.mark.slow
 def test_repr_html_escapes_dataset_strings(tmp_path, folder_dataset):
     manifest = folder_dataset / "dataset.json"
     data = json.loads(manifest.read_text())

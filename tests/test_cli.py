@@ -88,6 +88,7 @@ def test_run_with_an_invalid_config_exits_2(runner, tmp_path, run_config):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_run_writes_the_report_and_run_files(runner, tmp_path, run_config):
     out = tmp_path / "out"
     result = _run(runner, run_config, out)
@@ -119,6 +120,7 @@ def test_run_writes_the_report_and_run_files(runner, tmp_path, run_config):
     assert set(scores["method"]) == {"gradcam", "random", "center"}
 
 
+@pytest.mark.slow
 def test_render_rewrites_the_report_of_a_run_directory(runner, tmp_path, run_config):
     out = tmp_path / "out"
     _run(runner, run_config, out)
@@ -161,6 +163,7 @@ def test_config_schema_prints_the_json_schema_of_the_run_config():
     assert {"dataset", "models", "methods", "fail_if", "findings"} <= set(schema["properties"])
 
 
+@pytest.mark.slow
 def test_fail_if_flag_exits_1_and_the_report_lists_the_condition(tmp_path, run_config):
     out = tmp_path / "gate"
     result = CliRunner().invoke(app, ["run", str(run_config), "--out", str(out), "-q",
@@ -173,6 +176,7 @@ def test_fail_if_flag_exits_1_and_the_report_lists_the_condition(tmp_path, run_c
     assert run_info["conditions"][0]["failed"] is True
 
 
+@pytest.mark.slow
 def test_demo_takes_the_run_flags(tmp_path):
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--limit", "8", "--seed", "3",

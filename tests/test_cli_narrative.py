@@ -31,6 +31,7 @@ def scripted():
     server.close()
 
 
+@pytest.mark.slow
 def test_llm_openai_run_records_the_writer_and_replay_calls_nothing(tmp_path, run_config,  # noqa: F811
                                                                      scripted, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
@@ -76,6 +77,7 @@ def test_unknown_llm_writer_exits_2(tmp_path, run_config):  # noqa: F811
     assert "--llm must be one of template, openai, local" in result.output
 
 
+@pytest.mark.slow
 def test_verbose_prints_stage_times_and_no_resume_recomputes(tmp_path, run_config):  # noqa: F811
     out = tmp_path / "run"
     _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q")
@@ -90,6 +92,7 @@ def test_verbose_prints_stage_times_and_no_resume_recomputes(tmp_path, run_confi
     assert first["computed"] > 0
 
 
+@pytest.mark.slow
 def test_llm_replay_of_a_template_run_keeps_the_text(tmp_path, run_config):  # noqa: F811
     out = tmp_path / "run"
     _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q")
@@ -110,20 +113,21 @@ def test_reserved_characters_in_a_part_name_are_a_clear_error(tmp_path, run_conf
 
 
 def test_run_json_keeps_no_credential_from_the_llm_url(tmp_path, run_config):  # noqa: F811
-    from reportgen.config import load_config
-    from reportgen.pipeline import _public_config
+    from reportgen.config_yaml import load_config
+    from reportgen.stages.record import public_config
 
     config = load_config(run_config)
     raw = config.model_dump()
     raw["narrative"] = {**raw["narrative"], "writer": "openai", "model": "m",
                         "base_url": "https://user:s3cret@llm.example/v1?token=s3cret"}
-    from reportgen.config import config_from_dict
+    from reportgen.config_yaml import config_from_dict
 
-    public = _public_config(config_from_dict(raw))
+    public = public_config(config_from_dict(raw))
     assert public["narrative"]["base_url"] == "https://llm.example/v1"
     assert "s3cret" not in json.dumps(public)
 
 
+@pytest.mark.slow
 def test_card_command_writes_and_inserts_the_model_card_idempotently(tmp_path, run_config):  # noqa: F811
     out = tmp_path / "run"
     _invoke("run", str(run_config), "--out", str(out), "--limit", "4", "-q")
@@ -143,6 +147,7 @@ def test_card_command_writes_and_inserts_the_model_card_idempotently(tmp_path, r
     assert missing.exit_code == 2 and "nowhere" in missing.output
 
 
+@pytest.mark.slow
 def test_gallery_cap_names_the_galleries_left_out(tmp_path, run_config):  # noqa: F811
     run_config.write_text(run_config.read_text() + "report: {gallery_max_figures: 0}\n")
     out = tmp_path / "run"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reportgen.config import RunConfig, load_config
+from reportgen.config import RunConfig
+from reportgen.config_yaml import load_config
 from reportgen.errors import ConfigError
 from reportgen.models.preprocessing import Preprocessing
 

@@ -11,7 +11,8 @@ import typer.main
 import yaml
 
 from reportgen.cli import app
-from reportgen.config import RunConfig, load_config
+from reportgen.config import RunConfig
+from reportgen.config_yaml import load_config
 from reportgen.errors import ConfigError
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "config.md"

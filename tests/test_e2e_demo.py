@@ -192,7 +192,7 @@ def test_model_card_has_the_model_index_and_its_sections(demo_run, facts):
     results = front["model-index"]
     assert {r["name"] for r in results} == {"partnet_biased", "partnet_debiased"}
     metric = results[0]["results"][0]["metrics"][0]
-    assert metric["type"] in facts
+    assert metric["args"]["reportgen_fact"] in facts
     assert "## Model Examination" in card and "## Bias, Risks, and Limitations" in card
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from reportgen.config import config_from_dict
+from reportgen.config_yaml import config_from_dict
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ class Finding:
 
     ``kind``: the rule (``background_reliance``, ``dominant_part``, ``neglected_part``,
     ``class_shortcut``, ``misclassified_shift``, ``model_difference``, ``method_difference``,
-    ``above_chance``, ``faithfulness_caveat``); ``subject``: the dimensions it is about
+    ``above_chance``, ``chance_level``, ``faithfulness_caveat``); ``subject``: the dimensions it is about
     (model, method, class, region); ``effect_size``: the rule's effect measure (for ranking;
     0 when the rule has none); ``caveat``: why the finding may not hold (e.g. the heatmaps
     it rests on failed a faithfulness check), empty when none.
@@ -42,6 +42,11 @@ class Finding:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def finding_id(kind: str, subject: dict[str, str]) -> str:
+    """``kind|k=v|...`` with the subject's keys in the order the rule gave them."""
+    return "|".join([kind, *(f"{k}={v}" for k, v in subject.items())])
 
 
 def rank_findings(findings: list[Finding]) -> list[Finding]:

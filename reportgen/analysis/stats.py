@@ -13,10 +13,10 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from reportgen.vocab import ALL_CLASSES, ALL_SAMPLES
+
 GROUP_KEYS = ["model", "method", "class_name", "region", "metric", "subset"]
-ALL_CLASSES = "all"
-ALL_SAMPLES = "all"
-SUBSETS = ("all", "correct", "misclassified")
+SUBSETS = (ALL_SAMPLES, "correct", "misclassified")
 STAT_COLUMNS = ["n", "q1", "q2", "q3", "iqr", "whisker_low", "whisker_high", "n_outliers",
                 "mean", "std", "ci_low", "ci_high"]
 
@@ -52,7 +52,7 @@ def group_statistics(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     correct = pooled["correct"].astype("boolean").fillna(False).astype(bool)
     # Rows without a prediction (baselines, precomputed heatmaps) have no correct/wrong split.
     predicted = (pooled["predicted_class"] != "") & known
-    table = pd.concat([pooled.assign(subset="all"),
+    table = pd.concat([pooled.assign(subset=ALL_SAMPLES),
                        pooled[predicted & correct].assign(subset="correct"),
                        pooled[predicted & ~correct].assign(subset="misclassified")],
                       ignore_index=True)

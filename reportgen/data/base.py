@@ -95,10 +95,11 @@ def repeated_indices(keys: list[Hashable]) -> set[int]:
 
 def exclusion(image_id: str, path: Path | str, reason: str, source: Path | str = "",
               object_id: int | None = None) -> Exclusion:
-    """A data-stage exclusion whose one-line reason starts with the file it concerns."""
+    """A data-stage exclusion whose one-line reason starts with the file it concerns;
+    ``object_id`` when only that object of the image is left out (PASCAL-Part)."""
     who = f"object {object_id}: " if object_id is not None else ""
     text = " ".join(f"{path}: {who}{reason}".split())
-    return Exclusion(image_id, "data", text, str(source or path))
+    return Exclusion(image_id, "data", text, str(source or path), object_id=object_id)
 
 
 def check_root(root: Path) -> Path:

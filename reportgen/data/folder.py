@@ -12,6 +12,10 @@ The manifest is ``dataset.json`` or ``dataset.yaml`` (``.yml``)::
 Label maps hold 0 for background, i for ``parts[i - 1]`` and 255 for void pixels. A class
 listed in ``class_parts`` may only have those parts (a fish with legs is excluded). Reading is
 lazy: only the manifest is parsed up front; each image is read when it is iterated.
+
+Sample ids are strings or integers; ``image`` and ``labels`` are paths relative to the root
+that must stay inside it (``..``, absolute paths and symlinks are judged by where they
+resolve) unless the policy's ``allow_outside_root`` is set.
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ import numpy as np
 from reportgen.data.base import Item, TaskDataset, check_root, exclusion, repeated_indices
 from reportgen.data.images import (
     READ_ERRORS,
+    decode_image,
     describe_error,
+    label_counts,
     read_label_map,
-    read_rgb,
     size_mismatch,
 )
-from reportgen.data.images import strict_decoding as _strict_decoding  # noqa: F401 (re-export)
 from reportgen.data.options import read_mapping_file
+from reportgen.data.policy import ReadPolicy, outside_root
+from reportgen.data.registry import register_format
 from reportgen.data.sample import IGNORE_INDEX, Sample
 from reportgen.errors import DatasetError
 
@@ -54,15 +60,20 @@ class _Entry:
     class_name: str
 
 
+def has_manifest(root: Path) -> bool:
+    """Whether ``root`` holds a folder-format manifest (format detection)."""
+    return any((root / name).is_file() for name in MANIFEST_NAMES)
+
+
+@register_format("folder", options=FolderOptions, detect=has_manifest)
 class FolderDataset(TaskDataset):
     """A lazily read folder dataset; iterating yields ``Sample`` or ``Exclusion`` items."""
 
-    format = "folder"
-
     def __init__(self, root: str | Path, limit: int | None = None,
-                 options: FolderOptions | None = None):
+                 options: FolderOptions | None = None, policy: ReadPolicy | None = None):
         self.root = check_root(Path(root))
         self.limit = limit
+        self.policy = policy or ReadPolicy()
         chosen = (options or FolderOptions()).manifest
         self.manifest_path = self._find_manifest(chosen)
         manifest = _read_manifest(self.manifest_path, searched=chosen is None)
@@ -114,12 +125,20 @@ class FolderDataset(TaskDataset):
         return allowed
 
     def _parse_entry(self, index: int, entry: object) -> _Entry:
+        where = f"{self.manifest_path}: samples[{index}]"
         if not isinstance(entry, dict) or not {"id", "image", "labels", "class"} <= entry.keys():
-            raise DatasetError(
-                f"{self.manifest_path}: samples[{index}] needs the keys id, image, labels, class"
-            )
-        return _Entry(str(entry["id"]), str(entry["image"]), str(entry["labels"]),
-                      str(entry["class"]))
+            raise DatasetError(f"{where} needs the keys id, image, labels, class")
+        image_id = entry["id"]
+        # str() of a list or a float would invent an id ("[1]", "1.0") nobody wrote
+        if isinstance(image_id, bool) or not isinstance(image_id, (str, int)) or \
+                image_id == "":
+            raise DatasetError(f"{where}: 'id' must be a string or an integer, got "
+                               f"{image_id!r}")
+        for key in ("image", "labels", "class"):
+            if not isinstance(entry[key], str) or not entry[key]:
+                raise DatasetError(f"{where}: {key!r} must be a non-empty string, got "
+                                   f"{entry[key]!r}")
+        return _Entry(str(image_id), entry["image"], entry["labels"], entry["class"])
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -147,25 +166,33 @@ class FolderDataset(TaskDataset):
         if entry.class_name not in self.class_names:
             return excluded(f"class {entry.class_name!r} is not in the manifest's classes",
                             self.manifest_path)
+        for path in (image_path, labels_path):
+            outside = outside_root(path, [self.root], self.policy)
+            if outside:
+                return excluded(outside, self.manifest_path)
+        policy = self.policy
         try:
-            image = read_rgb(image_path)
+            image = decode_image(image_path, policy.max_image_pixels,
+                                 policy.reduce_above_pixels)
         except READ_ERRORS as exc:
             return excluded(describe_error(exc), image_path)
         try:
-            labels = read_label_map(labels_path)
+            labels = read_label_map(labels_path, policy.max_image_pixels)
         except READ_ERRORS as exc:
             return excluded(describe_error(exc), labels_path)
-        mismatch = size_mismatch("label map", labels.shape, image, image_path)
+        mismatch = size_mismatch("label map", labels.shape, image.full_size, image_path)
         if mismatch:
             return excluded(mismatch, labels_path)
-        present = np.bincount(labels.ravel(), minlength=IGNORE_INDEX + 1) > 0
+        present = _present(labels)  # the file's ids, checked at full size
+        labels = image.fit(labels)
+        scored = present if image.factor == 1 else _present(labels)
         known = np.zeros(IGNORE_INDEX + 1, bool)
         known[[*range(len(self.part_names) + 1), IGNORE_INDEX]] = True
         unknown = np.flatnonzero(present & ~known)
         if unknown.size:
             return excluded(f"unknown label ids {unknown.tolist()} (manifest has "
                             f"{len(self.part_names)} parts)", labels_path)
-        if not present[1: len(self.part_names) + 1].any():
+        if not scored[1: len(self.part_names) + 1].any():
             return excluded("no part pixels (the label map is all background or void)",
                             labels_path)
         allowed = self._allowed.get(entry.class_name)
@@ -175,13 +202,19 @@ class FolderDataset(TaskDataset):
                             f"(class_parts in {self.manifest_path.name})", labels_path)
         return Sample(
             image_id=entry.image_id,
-            image=image,
+            image=image.pixels,
             labels=labels,
             part_names=self.part_names,
             class_index=self.class_names.index(entry.class_name),
             class_name=entry.class_name,
             source=str(image_path),
+            decode_factor=image.factor,
         )
+
+
+def _present(labels: np.ndarray) -> np.ndarray:
+    """(256,) bool: which label ids occur in a uint8 label map."""
+    return label_counts(labels) > 0
 
 
 def _read_manifest(path: Path, searched: bool) -> dict:
@@ -206,12 +239,3 @@ def _string_list(manifest: dict, key: str, path: Path) -> list[str]:
         raise DatasetError(f"{path}: {key!r} has duplicate names")
     return value
 
-
-def load_dataset(spec, limit: int | None = None):
-    """Open a dataset from a root folder, a spec file or a spec mapping (``reportgen.data.spec``).
-
-    Kept here because the pipeline imports it from this module.
-    """
-    from reportgen.data.spec import load_dataset as _load
-
-    return _load(spec, limit=limit)

@@ -177,7 +177,8 @@ def heatmap_groups(samples: Sequence[Sample], source: HeatmapFolder | HeatmapArc
         try:
             record = source.get(s.image_id, s.object_id)
         except HeatmapFileError as exc:
-            excluded.append(Exclusion(s.image_id, "heatmap", str(exc), s.source, model, method))
+            excluded.append(Exclusion(s.image_id, "heatmap", str(exc), s.source, model, method,
+                                      s.object_id))
             continue
         by_shape[record.heatmap.shape].append((s, record))
     groups = []

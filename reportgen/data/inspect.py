@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from reportgen.data.images import label_counts
 from reportgen.data.sample import BACKGROUND, IGNORE_INDEX, Sample
 from reportgen.data.spec import load_dataset
+from reportgen.errors import ConfigError
 from reportgen.exclusions import Exclusion
 
 VOID = "void"
@@ -107,7 +109,7 @@ def _region_pixels(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
     """(K,) bool part present, and (1 + K + 1,) pixel counts: background, parts, void."""
     k = len(sample.part_names)
     if sample.labels is not None:
-        counts = np.bincount(sample.labels.ravel(), minlength=IGNORE_INDEX + 1)
+        counts = label_counts(sample.labels)
         regions = counts[: k + 1]
         void = counts[IGNORE_INDEX]
     else:
@@ -116,9 +118,22 @@ def _region_pixels(sample: Sample) -> tuple[np.ndarray, np.ndarray]:
     return regions[1:] > 0, np.concatenate([regions, [void]])
 
 
-def inspect_dataset(spec: Any, limit: int | None = None) -> DatasetInspection:
-    """Read every sample of the dataset ``spec`` names (see ``reportgen.data.spec``) once."""
-    dataset = load_dataset(spec, limit=limit)
+def inspect_dataset(spec: Any, limit: int | None = None, *,
+                    max_image_pixels: int | None = None, reduce_above_pixels: int | None = None,
+                    allow_outside_root: bool | None = None) -> DatasetInspection:
+    """Read every sample of the dataset ``spec`` names (see ``reportgen.data.spec``) once.
+
+    ``limit``: the first N items (N >= 1; ConfigError otherwise). The keywords override the
+    spec's read policy as in ``load_dataset``. An image above the pixel limit is a problem in
+    the result, like any unreadable file.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 1):
+        raise ConfigError(f"limit must be a whole number of at least 1 (--limit N reads the "
+                          f"first N items), got {limit!r}")
+    dataset = load_dataset(spec, limit=limit, max_image_pixels=max_image_pixels,
+                           reduce_above_pixels=reduce_above_pixels,
+                           allow_outside_root=allow_outside_root)
     result = DatasetInspection(
         name=dataset.name, format=dataset.format, root=str(dataset.root),
         class_names=tuple(dataset.class_names), part_names=tuple(dataset.part_names),

@@ -81,16 +81,18 @@ def encode_counts(runs: Sequence[int]) -> str:
     return out.decode("ascii")
 
 
-def rasterize_polygons(polygons: Sequence[Sequence[float]], height: int, width: int
-                       ) -> np.ndarray:
+def rasterize_polygons(polygons: Sequence[Sequence[float]], height: int, width: int,
+                       rows: np.ndarray | None = None) -> np.ndarray:
     """(height, width) bool union of COCO polygons ``[[x1, y1, x2, y2, ...], ...]``.
 
     Coordinates are pixels with (0, 0) the top-left corner of the top-left pixel; a pixel is
     inside when its centre is (even-odd rule, scanlines through the pixel centres, vectorised
-    over edges x rows). Raises ValueError for a polygon with fewer than 3 points, an odd number
-    of coordinates or a non-finite one.
+    over edges x rows). ``rows`` (R,) row indices: only those rows, (R, width). Raises
+    ValueError for a polygon with fewer than 3 points, an odd number of coordinates or a
+    non-finite one.
     """
-    mask = np.zeros((height, width), bool)
+    rows = np.arange(height) if rows is None else np.asarray(rows)
+    mask = np.zeros((rows.size, width), bool)
     for k, poly in enumerate(polygons):
         coords = np.asarray(poly, dtype=np.float64).ravel()
         if coords.size % 2 or coords.size < 6:
@@ -98,15 +100,17 @@ def rasterize_polygons(polygons: Sequence[Sequence[float]], height: int, width: 
                              f"{coords.size} numbers")
         if not np.isfinite(coords).all():
             raise ValueError(f"polygon {k} has non-finite coordinates")
-        mask |= _fill_polygon(coords.reshape(-1, 2), height, width)
+        mask |= _fill_polygon(coords.reshape(-1, 2), rows, width)
     return mask
 
 
-def _fill_polygon(points: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Even-odd fill of one closed polygon (P, 2) of (x, y) at the pixel centres."""
+def _fill_polygon(points: np.ndarray, row_index: np.ndarray, width: int) -> np.ndarray:
+    """Even-odd fill of one closed polygon (P, 2) of (x, y) at the pixel centres of the rows
+    ``row_index`` (R,): (R, width) bool."""
     x0, y0 = points[:, 0], points[:, 1]
     x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    rows = np.arange(height) + 0.5                      # scanline y of each pixel row
+    height = row_index.size
+    rows = row_index + 0.5                              # scanline y of each pixel row
     yc = rows[None, :]
     # half-open rule: an edge crosses a scanline when it starts at or below and ends above it
     lo, hi = np.minimum(y0, y1)[:, None], np.maximum(y0, y1)[:, None]
@@ -124,8 +128,22 @@ def _fill_polygon(points: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.cumsum(diff, axis=1)[:, :width] > 0
 
 
-def segmentation_mask(segmentation: object, height: int, width: int) -> np.ndarray:
-    """A COCO ``segmentation`` (polygon list or RLE dict) as an (height, width) bool mask."""
+def segmentation_mask(segmentation: object, height: int, width: int,
+                      points: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """A COCO ``segmentation`` (polygon list or RLE dict) as an (height, width) bool mask.
+
+    ``points``: (rows, cols) of the full (height, width) grid to keep (``DecodedImage.
+    sample_points``): the (len(rows), len(cols)) mask equal to the full one indexed there,
+    without making the full mask for polygons.
+    """
+    mask = _segmentation_mask(segmentation, height, width,
+                              None if points is None else points[0])
+    return mask if points is None else mask[:, points[1]]
+
+
+def _segmentation_mask(segmentation: object, height: int, width: int,
+                       rows: np.ndarray | None) -> np.ndarray:
+    """The mask at full width, of every row or of ``rows`` only."""
     if isinstance(segmentation, dict):
         if "counts" not in segmentation or "size" not in segmentation:
             raise ValueError("RLE segmentation needs 'counts' and 'size'")
@@ -135,10 +153,11 @@ def segmentation_mask(segmentation: object, height: int, width: int) -> np.ndarr
         if (int(size[0]), int(size[1])) != (height, width):
             raise ValueError(f"RLE size {size[1]}x{size[0]} differs from the image's "
                              f"{width}x{height}")
-        return decode_rle(segmentation["counts"], height, width)
+        mask = decode_rle(segmentation["counts"], height, width)
+        return mask if rows is None else mask[rows]
     if isinstance(segmentation, list):
         if segmentation and not isinstance(segmentation[0], (list, tuple)):
             segmentation = [segmentation]  # a single flat polygon
-        return rasterize_polygons(segmentation, height, width)
+        return rasterize_polygons(segmentation, height, width, rows)
     raise ValueError(f"segmentation must be polygons or an RLE dict, got "
                      f"{type(segmentation).__name__}")

@@ -23,14 +23,19 @@ import numpy as np
 from reportgen.data.base import Item, TaskDataset, check_root, exclusion, repeated_indices
 from reportgen.data.images import (
     READ_ERRORS,
+    ImageTooLarge,
+    check_pixels,
+    decode_image,
     describe_error,
     find_image,
     index_images,
-    read_rgb,
+    label_counts,
     size_mismatch,
 )
 from reportgen.data.matfile import MatFileError, as_list, mat_string, read_mat
 from reportgen.data.options import check_names, read_class_map, resolve
+from reportgen.data.policy import ReadPolicy
+from reportgen.data.registry import register_format
 from reportgen.data.sample import BACKGROUND, IGNORE_INDEX, Sample
 from reportgen.errors import DatasetError
 
@@ -64,17 +69,26 @@ class MatLabelMapOptions:
                                "classes)")
 
 
-class MatLabelMapDataset(TaskDataset):
-    """Images with .mat label maps; iterating yields ``Sample`` or ``Exclusion`` items."""
+def has_label_list(root: Path) -> bool:
+    """Whether ``root`` has the Clothing Co-Parsing layout (format detection)."""
+    return (root / "label_list.mat").is_file()
 
-    format = "mat_labelmap"
+
+@register_format("mat_labelmap", options=MatLabelMapOptions, detect=has_label_list)
+class MatLabelMapDataset(TaskDataset):
+    """Images with .mat label maps; iterating yields ``Sample`` or ``Exclusion`` items.
+
+    Images are found by listing the image folder (by the annotation file's stem), so no path
+    is read from a file.
+    """
 
     def __init__(self, root: str | Path, limit: int | None = None,
-                 options: MatLabelMapOptions | None = None):
+                 options: MatLabelMapOptions | None = None, policy: ReadPolicy | None = None):
         if options is None:
             raise DatasetError(f"{root}: a mat_labelmap dataset needs the option 'class_name' "
                                "or 'class_map'")
         self.options = options
+        self.policy = policy or ReadPolicy()
         self.root = check_root(Path(root))
         self.limit = limit
         self.name = self.root.name
@@ -175,33 +189,36 @@ class MatLabelMapDataset(TaskDataset):
                              f"{list(self.class_names)}")
         try:
             labels = self._labels(path)
-        except MatFileError as exc:
+            check_pixels("the label map", labels.shape[1], labels.shape[0],
+                         self.policy.max_image_pixels)
+        except (MatFileError, ImageTooLarge) as exc:
             return exclusion(image_id, path, str(exc))
         image_path, problem = find_image(self.images_dir, image_id, self._image_index)
         if problem:
             return exclusion(image_id, path, problem)
         try:
-            image = read_rgb(image_path)
+            image = decode_image(image_path, self.policy.max_image_pixels,
+                                 self.policy.reduce_above_pixels)
         except READ_ERRORS as exc:
             return exclusion(image_id, image_path, describe_error(exc))
-        mismatch = size_mismatch("label map", labels.shape, image, image_path)
+        mismatch = size_mismatch("label map", labels.shape, image.full_size, image_path)
         if mismatch:
             return exclusion(image_id, path, mismatch, image_path)
-        present = np.flatnonzero(np.bincount(labels.ravel(), minlength=1))
+        present = np.flatnonzero(label_counts(labels, minlength=1))
         unknown = present[~self._known[present]]
         if unknown.size:
             return exclusion(image_id, path, f"unknown label ids {unknown.tolist()[:10]} (the "
                              f"label list has ids 0..{len(self.label_names) - 1})", image_path)
-        labels = self._lut[labels]
+        labels = self._lut[image.fit(labels)]
         if not ((labels > 0) & (labels != IGNORE_INDEX)).any():
             return exclusion(image_id, path, "no part pixels (the label map is all background "
                              "or void)", image_path)
-        return Sample(image_id=image_id, image=image, labels=labels,
+        return Sample(image_id=image_id, image=image.pixels, labels=labels,
                       part_names=self.part_names, class_index=self.class_names.index(cls),
-                      class_name=cls, source=str(image_path))
+                      class_name=cls, source=str(image_path), decode_factor=image.factor)
 
     def _labels(self, path: Path) -> np.ndarray:
-        """The (H, W) label map as int64 ids; MatFileError when it is missing or not integer."""
+        """The (H, W) label map as uint16 ids; MatFileError when it is missing or not integer."""
         data = read_mat(path, [self.options.labels_variable] if self.options.labels_variable
                         else None)
         name = self.options.labels_variable or _only_variable(data)
@@ -217,7 +234,7 @@ class MatLabelMapDataset(TaskDataset):
             raise MatFileError(f"{name!r} has non-integer label values")
         if arr.size and (arr.min() < 0 or arr.max() > 65535):
             raise MatFileError(f"{name!r} has label ids outside 0..65535")
-        return arr.astype(np.int64)
+        return arr.astype(np.uint16, copy=False)  # ids fit (checked): 2 bytes a pixel
 
 
 def _only_variable(data: dict) -> str | None:

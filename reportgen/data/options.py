@@ -24,12 +24,15 @@ from reportgen.errors import DatasetError
 T = TypeVar("T")
 
 
-def parse_options(cls: type[T], raw: Mapping[str, Any], where: str) -> T:
-    """``cls(**raw)`` after checking every key and value; ``where`` names the spec in errors."""
+def parse_options(cls: type[T], raw: Mapping[str, Any], where: str,
+                  also_known: tuple[str, ...] = ()) -> T:
+    """``cls(**raw)`` after checking every key and value; ``where`` names the spec in errors,
+    ``also_known`` are keys accepted elsewhere, listed with the known ones in that error."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise DatasetError(f"{where}: unknown option(s) {unknown}; known: {sorted(fields)}")
+        raise DatasetError(f"{where}: unknown option(s) {unknown}; known: "
+                           f"{sorted(fields) + sorted(also_known)}")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, field in fields.items():

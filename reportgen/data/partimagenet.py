@@ -11,6 +11,8 @@ Part categories are the parts (in category-id order); an image's class is the Wo
 the start of its file name, or comes from ``class_map``. The annotation JSON is parsed up front
 (it is the index); images are read and masks rasterised when iterated. Parts that do not
 overlap give a label map; overlapping annotations of different parts give part masks.
+An image's path (``images`` / ``file_name``) must stay inside the dataset root or the
+``images`` folder (symlinks resolved) unless the policy's ``allow_outside_root`` is set.
 """
 
 from __future__ import annotations
@@ -24,9 +26,17 @@ from typing import Any, Literal
 import numpy as np
 
 from reportgen.data.base import Item, TaskDataset, check_root, exclusion, repeated_indices
-from reportgen.data.images import READ_ERRORS, describe_error, read_rgb, size_mismatch
+from reportgen.data.images import (
+    READ_ERRORS,
+    DecodedImage,
+    decode_image,
+    describe_error,
+    size_mismatch,
+)
 from reportgen.data.masks import segmentation_mask
 from reportgen.data.options import check_names, read_class_map, read_mapping_file, resolve
+from reportgen.data.policy import ReadPolicy, outside_root
+from reportgen.data.registry import register_format
 from reportgen.data.sample import IGNORE_INDEX, Sample
 from reportgen.errors import DatasetError
 
@@ -60,17 +70,17 @@ class _Image:
     class_name: str | None
 
 
+@register_format("partimagenet", options=PartImageNetOptions)
 class PartImageNetDataset(TaskDataset):
     """A lazily read PartImageNet split; iterating yields ``Sample`` or ``Exclusion`` items."""
 
-    format = "partimagenet"
-
     def __init__(self, root: str | Path, limit: int | None = None,
-                 options: PartImageNetOptions | None = None):
+                 options: PartImageNetOptions | None = None, policy: ReadPolicy | None = None):
         if options is None:
             raise DatasetError(f"{root}: a partimagenet dataset needs the option 'annotations' "
                                "(the COCO-style JSON file)")
         self.options = options
+        self.policy = policy or ReadPolicy()
         self.root = check_root(Path(root))
         self.limit = limit
         self.manifest_path = resolve(self.root, options.annotations)
@@ -123,6 +133,7 @@ class PartImageNetDataset(TaskDataset):
         if not isinstance(raw, dict) or "id" not in raw or not isinstance(raw.get("file_name"),
                                                                           str):
             raise DatasetError(f"{where}: images[{index}] needs an id and a file_name")
+        _check_id(raw["id"], f"{where}: images[{index}].id")
         file_name = raw["file_name"]
         wnid = WORDNET_ID.search(Path(file_name).name)
         keys = [file_name, Path(file_name).name, str(raw["id"])] + ([wnid[1]] if wnid else [])
@@ -141,6 +152,7 @@ class PartImageNetDataset(TaskDataset):
         for i, ann in enumerate(annotations):
             if not isinstance(ann, dict) or "image_id" not in ann:
                 raise DatasetError(f"{where}: annotations[{i}] needs an image_id")
+            _check_id(ann["image_id"], f"{where}: annotations[{i}].image_id")
             key = str(ann["image_id"])
             if key not in known:
                 orphans.append(key)
@@ -191,32 +203,41 @@ class PartImageNetDataset(TaskDataset):
         annotations = self._annotations.get(im.image_id, [])
         if not annotations:
             return excluded(f"{im.file_name} has no part annotations")
+        outside = outside_root(path, [self.root, self.images_dir], self.policy)
+        if outside:
+            return excluded(outside)
         try:
-            image = read_rgb(path)
+            image = decode_image(path, self.policy.max_image_pixels,
+                                 self.policy.reduce_above_pixels)
         except READ_ERRORS as exc:
             return excluded(describe_error(exc), path)
         if im.height is not None:
-            mismatch = size_mismatch("the annotated size", (im.height, im.width), image, path)
+            mismatch = size_mismatch("the annotated size", (im.height, im.width),
+                                     image.full_size, path)
             if mismatch:
                 return excluded(mismatch)
         try:
-            masks = self._part_masks(annotations, image.shape[0], image.shape[1])
+            masks = self._part_masks(annotations, image)
         except ValueError as exc:
             return excluded(str(exc))
         if not masks.any():
             return excluded(f"no part pixels ({im.file_name}'s part annotations are empty)")
-        sample = dict(image_id=im.image_id, image=image, part_names=self.part_names,
+        sample = dict(image_id=im.image_id, image=image.pixels, part_names=self.part_names,
                       class_index=self.class_names.index(im.class_name),
-                      class_name=im.class_name, source=str(path))
+                      class_name=im.class_name, source=str(path),
+                      decode_factor=image.factor)
         if (masks.sum(axis=0) > 1).any():  # overlapping parts: keep masks
             return Sample(labels=None, part_masks=masks, **sample)
         labels = (masks * np.arange(1, len(self.part_names) + 1, dtype=np.uint8)[:, None, None]
                   ).max(axis=0).astype(np.uint8)
         return Sample(labels=labels, **sample)
 
-    def _part_masks(self, annotations: list[dict], height: int, width: int) -> np.ndarray:
-        """(K, H, W) bool, one mask per part; ValueError naming a bad annotation."""
-        masks = np.zeros((len(self.part_names), height, width), bool)
+    def _part_masks(self, annotations: list[dict], image: DecodedImage) -> np.ndarray:
+        """(K, h, w) bool on the decoded image's grid, one mask per part; ValueError naming a
+        bad annotation. Segmentations are in full-size pixels (``image.full_size``)."""
+        height, width = image.full_size
+        points = image.sample_points() if image.factor > 1 else None
+        masks = np.zeros((len(self.part_names), *image.pixels.shape[:2]), bool)
         for ann in annotations:
             label = self._category_label.get(ann.get("category_id"))
             name = f"annotation {ann.get('id', '?')}"
@@ -226,7 +247,14 @@ class PartImageNetDataset(TaskDataset):
             if "segmentation" not in ann:
                 raise ValueError(f"{name} has no segmentation")
             try:
-                masks[label - 1] |= segmentation_mask(ann["segmentation"], height, width)
+                masks[label - 1] |= segmentation_mask(ann["segmentation"], height, width,
+                                                      points)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{name}: {exc}") from None
         return masks
+
+
+def _check_id(value: object, where: str) -> None:
+    """A COCO id is a string or an integer: str() of a list or float would invent one."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise DatasetError(f"{where} must be a string or an integer, got {value!r}")

@@ -18,10 +18,11 @@ import numpy as np
 from reportgen.data.base import Item, TaskDataset, check_root, exclusion
 from reportgen.data.images import (
     READ_ERRORS,
+    DecodedImage,
+    decode_image,
     describe_error,
     find_image,
     index_images,
-    read_rgb,
     size_mismatch,
 )
 from reportgen.data.matfile import MatFileError, as_list, mat_string, read_mat
@@ -33,6 +34,8 @@ from reportgen.data.pascal_part_parts import (
     base_part_name,
     identity_grouping,
 )
+from reportgen.data.policy import ReadPolicy
+from reportgen.data.registry import register_format
 from reportgen.data.sample import Sample
 from reportgen.errors import DatasetError
 from reportgen.exclusions import Exclusion
@@ -57,14 +60,23 @@ class PascalPartOptions:
     other_objects: Literal["background", "void"] = "background"
 
 
-class PascalPartDataset(TaskDataset):
-    """PASCAL-Part objects as mask samples; ``len()`` counts annotation files (images)."""
+def has_part_annotations(root: Path) -> bool:
+    """Whether ``root`` has the PASCAL-Part layout (format detection)."""
+    return (root / "Annotations_Part").is_dir()
 
-    format = "pascal_part"
+
+@register_format("pascal_part", options=PascalPartOptions, detect=has_part_annotations)
+class PascalPartDataset(TaskDataset):
+    """PASCAL-Part objects as mask samples; ``len()`` counts annotation files (images).
+
+    Images are found by listing the image folder (``imname`` is matched against file stems,
+    never joined to a path), so no annotation can point outside it.
+    """
 
     def __init__(self, root: str | Path, limit: int | None = None,
-                 options: PascalPartOptions | None = None):
+                 options: PascalPartOptions | None = None, policy: ReadPolicy | None = None):
         self.options = options or PascalPartOptions()
+        self.policy = policy or ReadPolicy()
         self.root = check_root(Path(root))
         self.limit = limit
         self.name = self.root.name
@@ -149,14 +161,15 @@ class PascalPartDataset(TaskDataset):
             yield exclusion(image_id, path, problem)
             return
         try:
-            image = read_rgb(image_path)
+            image = decode_image(image_path, self.policy.max_image_pixels,
+                                 self.policy.reduce_above_pixels)
         except READ_ERRORS as exc:
             yield exclusion(image_id, image_path, describe_error(exc))
             return
         silhouettes: list[np.ndarray | None] = []
         for obj in objects:
             mask = np.asarray(getattr(obj, "mask", np.zeros(0)))
-            silhouettes.append(mask > 0 if mask.shape == image.shape[:2] else None)
+            silhouettes.append(image.fit(mask) > 0 if mask.shape == image.full_size else None)
         for k, obj in enumerate(objects):
             cls = self._class_name(obj)
             if cls not in self.class_names:
@@ -170,12 +183,12 @@ class PascalPartDataset(TaskDataset):
         index = np.asarray(getattr(obj, "class_ind", 0)).ravel()
         return VOC_CLASSES[int(index[0]) - 1] if index.size and 1 <= index[0] <= 20 else ""
 
-    def _object(self, path: Path, image_id: str, image: np.ndarray, image_path: Path, k: int,
-                obj: Any, cls: str, silhouettes: list[np.ndarray | None]) -> Item:
+    def _object(self, path: Path, image_id: str, image: DecodedImage, image_path: Path,
+                k: int, obj: Any, cls: str, silhouettes: list[np.ndarray | None]) -> Item:
+        """One object; ``silhouettes`` are on the decoded grid (None: wrong size)."""
         def excluded(reason: str) -> Item:
             return exclusion(image_id, path, reason, image_path, object_id=k)
 
-        hw = image.shape[:2]
         silhouette = silhouettes[k]
         if silhouette is None:
             found = np.asarray(getattr(obj, "mask", np.zeros(0))).shape
@@ -183,11 +196,11 @@ class PascalPartDataset(TaskDataset):
         parts = [p for p in as_list(getattr(obj, "parts", [])) if hasattr(p, "mask")]
         if not parts:
             return excluded(f"{cls} has no part annotations")
-        masks = np.zeros((len(self.part_names), *hw), bool)
+        masks = np.zeros((len(self.part_names), *image.pixels.shape[:2]), bool)
         for part in parts:
             fine = base_part_name(mat_string(getattr(part, "part_name", "")))
             mask = np.asarray(part.mask)
-            if mask.shape != hw:
+            if mask.shape != image.full_size:
                 return excluded(_mismatch(f"part {fine!r} mask", mask.shape, image, image_path))
             coarse = self._coarse.get(fine)
             if coarse is None:
@@ -195,7 +208,7 @@ class PascalPartDataset(TaskDataset):
                     continue
                 return excluded(f"part {fine!r} of {cls} is not in the grouping (add it, or set "
                                 "unmapped_parts: drop)")
-            masks[self._row[coarse]] |= mask > 0
+            masks[self._row[coarse]] |= image.fit(mask) > 0
         if not masks.any():
             return excluded(f"{cls} has no part pixels (empty part masks)")
         object_mask = silhouette | masks.any(axis=0)
@@ -203,13 +216,14 @@ class PascalPartDataset(TaskDataset):
         if self.options.other_objects == "void":
             others = [s for j, s in enumerate(silhouettes) if j != k and s is not None]
             void = np.logical_or.reduce(others) & ~object_mask if others else None
-        return Sample(image_id=image_id, image=image, labels=None, part_names=self.part_names,
-                      class_index=self.class_names.index(cls), class_name=cls, object_id=k,
-                      source=str(image_path), part_masks=masks, object_mask=object_mask,
-                      void_mask=void)
+        return Sample(image_id=image_id, image=image.pixels, labels=None,
+                      part_names=self.part_names, class_index=self.class_names.index(cls),
+                      class_name=cls, object_id=k, source=str(image_path), part_masks=masks,
+                      object_mask=object_mask, void_mask=void, decode_factor=image.factor)
 
 
-def _mismatch(what: str, shape: tuple[int, ...], image: np.ndarray, image_path: Path) -> str:
+def _mismatch(what: str, shape: tuple[int, ...], image: DecodedImage, image_path: Path
+              ) -> str:
     if len(shape) != 2:
         return f"{what} is not 2-D (shape {tuple(shape)})"
-    return size_mismatch(what, shape, image, image_path) or ""
+    return size_mismatch(what, shape, image.full_size, image_path) or ""

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BACKGROUND = "background"
-IGNORE_INDEX = 255
+from reportgen.vocab import BACKGROUND, IGNORE_INDEX
+
+__all__ = ["BACKGROUND", "IGNORE_INDEX", "Sample"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,7 +37,9 @@ class Sample:
     ``image`` is (H, W, 3) uint8 RGB. Regions are a label map or masks (module docstring), at
     the image's resolution. ``part_names`` are the dataset's full part vocabulary, so label ids
     and mask rows mean the same in every sample. ``object_id`` numbers the objects of one image
-    (PASCAL-Part: one sample per object); ``source`` is the image's path.
+    (PASCAL-Part: one sample per object); ``source`` is the image's path. ``decode_factor``
+    f > 1: a large file decoded at 1/f of its size, its regions sampled to match
+    (``reportgen.data.images``).
     """
 
     image_id: str
@@ -50,6 +53,7 @@ class Sample:
     part_masks: np.ndarray | None = None
     object_mask: np.ndarray | None = None
     void_mask: np.ndarray | None = None
+    decode_factor: int = 1
 
     def __post_init__(self) -> None:
         hw = self.image.shape[:2]

@@ -2,17 +2,22 @@
 
 A spec is one of
 
-* a folder: the folder format when it holds ``dataset.json``/``.yaml``, PASCAL-Part when it
-  holds ``Annotations_Part/``, .mat label maps when it holds ``label_list.mat``;
+* a folder: its format detected from the files it holds (``registry.detect_format``: the
+  folder format when it holds ``dataset.json``/``.yaml``, PASCAL-Part when it holds
+  ``Annotations_Part/``, .mat label maps when it holds ``label_list.mat``; else the folder
+  format, whose reader explains what is missing);
 * a spec file (YAML or JSON) holding a spec mapping (``root`` relative to the file's folder),
   or a folder-format manifest;
 * a mapping ``{"format": ..., "root": ..., **options}`` (options may also sit under
-  ``options:``). Option paths are relative to ``root``.
+  ``options:``). Option paths are relative to ``root``. The read policy's keys
+  (``reportgen.data.policy``: ``max_image_pixels``, ``reduce_above_pixels``,
+  ``allow_outside_root``) may sit among the options of any format.
+
+The formats are those registered in ``reportgen.data.registry``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,50 +27,60 @@ import yaml
 
 from reportgen.data.base import Dataset
 from reportgen.data.options import option_names, parse_options, read_mapping_file
+from reportgen.data.policy import POLICY_KEYS, ReadPolicy, split_policy, with_overrides
+from reportgen.data.registry import detect_format as _detect
+from reportgen.data.registry import get_format
 from reportgen.errors import DatasetError
 
-#: format -> (module, dataset class, options class)
-FORMATS: dict[str, tuple[str, str, str]] = {
-    "folder": ("reportgen.data.folder", "FolderDataset", "FolderOptions"),
-    "partimagenet": ("reportgen.data.partimagenet", "PartImageNetDataset", "PartImageNetOptions"),
-    "pascal_part": ("reportgen.data.pascal_part", "PascalPartDataset", "PascalPartOptions"),
-    "mat_labelmap": ("reportgen.data.mat_labelmap", "MatLabelMapDataset", "MatLabelMapOptions"),
-}
+DEFAULT_FORMAT = "folder"
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A parsed spec: ``format`` (a key of FORMATS), ``root`` and raw ``options``."""
+    """A parsed spec: ``format`` (a registered name), ``root``, raw format ``options`` and
+    the read ``policy``."""
 
     format: str
     root: Path
     options: dict[str, Any] = field(default_factory=dict)
     source: str = "dataset spec"
+    policy: ReadPolicy = field(default_factory=ReadPolicy)
 
 
 def load_dataset(spec: str | Path | Mapping[str, Any] | DatasetSpec,
-                 limit: int | None = None) -> Dataset:
+                 limit: int | None = None, *, max_image_pixels: int | None = None,
+                 reduce_above_pixels: int | None = None,
+                 allow_outside_root: bool | None = None) -> Dataset:
     """Open the dataset a spec describes (see the module docstring); only its index is read.
 
-    ``limit`` keeps the first N items (samples or exclusions) of the iteration.
+    ``limit`` keeps the first N items (samples or exclusions) of the iteration. The keywords
+    override the spec's read policy when not None (``reportgen.data.policy.ReadPolicy``).
     """
     parsed = parse_spec(spec)
-    module, cls_name, _ = FORMATS[parsed.format]
-    options = _options(parsed)
-    dataset_cls = getattr(importlib.import_module(module), cls_name)
-    return dataset_cls(parsed.root, limit=limit, options=options)
+    policy = with_overrides(parsed.policy, max_image_pixels=max_image_pixels,
+                            reduce_above_pixels=reduce_above_pixels,
+                            allow_outside_root=allow_outside_root)
+    fmt = get_format(parsed.format, parsed.source)
+    return fmt.dataset_cls(parsed.root, limit=limit, options=_options(parsed), policy=policy)
 
 
 def check_options(format: str, options: Mapping[str, Any], where: str = "dataset") -> None:
-    """Raise a one-line DatasetError when ``options`` do not fit ``format`` (for config checks)."""
-    _options(DatasetSpec(_check_format(format, where), Path("."), dict(options), where))
+    """Raise a one-line DatasetError when ``options`` (format options and read policy keys)
+    do not fit ``format`` (for config checks; no file is touched)."""
+    get_format(format, where)
+    policy, rest = split_policy(options, f"{where} ({format})")
+    _options(DatasetSpec(format, Path("."), rest, where, policy))
 
 
 def format_options(format: str) -> list[str]:
-    """The option names a format accepts."""
-    module, _, options_name = FORMATS[_check_format(format, "dataset")]
-    return option_names(getattr(importlib.import_module(module), options_name))
+    """The option names a format accepts (the read policy's keys are accepted by all)."""
+    return option_names(get_format(format).options_cls)
+
+
+def detect_format(root: Path) -> str:
+    """The format of a dataset folder from the files it holds (the folder format by default)."""
+    return _detect(root, DEFAULT_FORMAT)
 
 
 def spec_from_cli(dataset: str | Path, format: str | None = None,
@@ -106,19 +121,6 @@ def parse_spec(spec: str | Path | Mapping[str, Any] | DatasetSpec) -> DatasetSpe
                        f"({', '.join(SPEC_SUFFIXES)})")
 
 
-def detect_format(root: Path) -> str:
-    """The format of a dataset folder from the files it holds (the folder format by default)."""
-    from reportgen.data.folder import MANIFEST_NAMES
-
-    if any((root / name).is_file() for name in MANIFEST_NAMES):
-        return "folder"
-    if (root / "Annotations_Part").is_dir():
-        return "pascal_part"
-    if (root / "label_list.mat").is_file():
-        return "mat_labelmap"
-    return "folder"  # its reader explains what is missing
-
-
 def _from_file(path: Path) -> DatasetSpec:
     raw = read_mapping_file(path)
     if not isinstance(raw, Mapping):
@@ -141,18 +143,12 @@ def _from_mapping(raw: Mapping[str, Any], base: Path, where: str) -> DatasetSpec
     if clash:
         raise DatasetError(f"{where}: {clash} given both at the top level and under 'options'")
     fmt = raw.pop("format", None)
-    fmt = detect_format(root) if fmt is None else _check_format(fmt, where)
-    return DatasetSpec(fmt, root, {**nested, **raw}, where)
-
-
-def _check_format(fmt: Any, where: str) -> str:
-    if fmt not in FORMATS:
-        raise DatasetError(f"{where}: unknown dataset format {fmt!r}; choose from "
-                           f"{', '.join(FORMATS)}")
-    return fmt
+    fmt = detect_format(root) if fmt is None else get_format(fmt, where).name
+    policy, options = split_policy({**nested, **raw}, f"{where} ({fmt})")
+    return DatasetSpec(fmt, root, options, where, policy)
 
 
 def _options(spec: DatasetSpec) -> Any:
-    module, _, options_name = FORMATS[spec.format]
-    options_cls = getattr(importlib.import_module(module), options_name)
-    return parse_options(options_cls, spec.options, f"{spec.source} ({spec.format})")
+    options_cls = get_format(spec.format, spec.source).options_cls
+    return parse_options(options_cls, spec.options, f"{spec.source} ({spec.format})",
+                         also_known=POLICY_KEYS)

@@ -14,7 +14,7 @@ from reportgen.heatmaps.base import (
     register_method,
 )
 from reportgen.heatmaps.cache import CacheReport, DisabledCache, HeatmapCache, cache_report
-from reportgen.heatmaps.cam import compute_heatmaps
+from reportgen.heatmaps.compute import compute_heatmaps
 from reportgen.heatmaps.engine import HeatmapEngine
 
 __all__ = ["METHODS", "CacheReport", "DisabledCache", "Explanation", "HeatmapBatch",

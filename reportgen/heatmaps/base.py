@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,18 +30,29 @@ def register_method(cls: type[HeatmapMethod]) -> type[HeatmapMethod]:
 
 @dataclass(frozen=True)
 class HeatmapBatch:
-    """Heatmaps of one batch and what they explain (host arrays, the scoring contract).
+    """Heatmaps of one batch and what they explain (the scoring contract).
 
     ``heatmaps`` (N, h, w) float32 at the model's input resolution (CAMs in [0, 1] as
-    pytorch-grad-cam scales them; attributions in [-1, 1]); ``predicted`` and ``target``
-    (N,) int64 class indices; ``probability`` (N,) float32 softmax probability of the
-    predicted class.
+    pytorch-grad-cam scales them; attributions in [-1, 1]): a host array, or a tensor on the
+    model's device while a run scores it there (``to_host`` makes the one host copy);
+    ``predicted`` and ``target`` (N,) int64 class indices; ``probability`` (N,) float32 softmax
+    probability of the predicted class (always host arrays: they are small).
     """
 
-    heatmaps: np.ndarray
+    heatmaps: Any
     predicted: np.ndarray
     probability: np.ndarray
     target: np.ndarray
+
+    @property
+    def on_device(self) -> bool:
+        return isinstance(self.heatmaps, torch.Tensor)
+
+    def to_host(self) -> HeatmapBatch:
+        """The batch with host heatmaps (itself when they already are)."""
+        if not self.on_device:
+            return self
+        return replace(self, heatmaps=self.heatmaps.detach().float().cpu().numpy())
 
 
 @dataclass(frozen=True)
@@ -52,11 +63,13 @@ class Explanation:
     logits: torch.Tensor
     classes: torch.Tensor
 
-    def to_batch(self) -> HeatmapBatch:
-        """Copy to the host once (after the whole batch is done)."""
+    def to_batch(self, on_device: bool = False) -> HeatmapBatch:
+        """The batch with predictions on the host; heatmaps copied to the host too, unless
+        ``on_device`` (they then stay a float32 tensor on the model's device)."""
         probability, predicted = torch.softmax(self.logits.float(), dim=1).max(dim=1)
+        heat = self.heatmaps.float()
         return HeatmapBatch(
-            heatmaps=self.heatmaps.float().cpu().numpy(),
+            heatmaps=heat if on_device else heat.cpu().numpy(),
             predicted=predicted.cpu().numpy().astype(np.int64),
             probability=probability.cpu().numpy().astype(np.float32),
             target=self.classes.cpu().numpy().astype(np.int64),

@@ -60,9 +60,12 @@ class CacheReport:
 
 
 def quantize(batch: HeatmapBatch) -> HeatmapBatch:
-    """The batch with heatmaps rounded through float16, exactly as the cache returns them."""
-    return HeatmapBatch(batch.heatmaps.astype(np.float16).astype(np.float32), batch.predicted,
-                        batch.probability, batch.target)
+    """The batch with heatmaps rounded through float16, exactly as the cache returns them
+    (on the heatmaps' device: IEEE round-to-nearest-even, the same bits as numpy's)."""
+    heat = batch.heatmaps
+    rounded = (heat.half().float() if batch.on_device
+               else heat.astype(np.float16).astype(np.float32))
+    return HeatmapBatch(rounded, batch.predicted, batch.probability, batch.target)
 
 
 def _read_keys(path: Path) -> np.ndarray | None:
@@ -139,6 +142,7 @@ class HeatmapCache:
 
     def store(self, keys: Sequence[str], batch: HeatmapBatch) -> Path | None:
         """Write the batch's heatmaps (as float16) under ``keys`` in one atomic shard file."""
+        batch = batch.to_host()
         if len(keys) != len(batch.heatmaps):
             raise ValueError(f"{len(keys)} keys for {len(batch.heatmaps)} heatmaps")
         if not keys:

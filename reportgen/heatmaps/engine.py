@@ -10,8 +10,10 @@ Heatmaps always pass through float16, cached or not, so a resumed run, a cached 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
+import torch
 
 from reportgen.heatmaps.base import HeatmapBatch, HeatmapMethod, make_method
 from reportgen.heatmaps.cache import DisabledCache, HeatmapCache, quantize
@@ -40,10 +42,12 @@ class HeatmapEngine:
         return [heatmap_key(self.context, image_digest(im), t)
                 for im, t in zip(images, targets, strict=True)]
 
-    def explain(self, images: Sequence[np.ndarray], classes: Sequence[int] | None = None
-                ) -> HeatmapBatch:
+    def explain(self, images: Sequence[np.ndarray], classes: Sequence[int] | None = None,
+                on_device: bool = False) -> HeatmapBatch:
         """Heatmaps of (H, W, 3) uint8 ``images``; ``classes`` None = the predicted classes,
-        else the classes to explain (e.g. the ground truth), one per image."""
+        else the classes to explain (e.g. the ground truth), one per image. ``on_device``:
+        return the heatmaps as a tensor on the model's device (cached rows are moved there),
+        for scoring there; the cache gets the one host copy."""
         keys = self.keys(images, classes)
         found = self.cache.lookup(keys)
         missing = [i for i, entry in enumerate(found) if entry is None]
@@ -52,17 +56,23 @@ class HeatmapEngine:
             inputs = self.model.spec.preprocessing([images[i] for i in missing],
                                                    self.model.device)
             wanted = None if classes is None else [classes[i] for i in missing]
-            fresh = quantize(self.method.explain(self.model, inputs, wanted).to_batch())
+            fresh = quantize(self.method.explain(self.model, inputs, wanted).to_batch(
+                on_device=on_device))
             self.cache.store([keys[i] for i in missing], fresh)
         self.computed += len(missing)
         self.reused += len(images) - len(missing)
-        return _merge(found, missing, fresh, self.model.spec.preprocessing.size)
+        if fresh is not None and len(missing) == len(found):
+            return fresh
+        merged = _merge(found, missing, None if fresh is None else fresh.to_host(),
+                        self.model.spec.preprocessing.size)
+        if on_device:
+            merged = replace(merged, heatmaps=torch.from_numpy(merged.heatmaps).to(
+                self.model.device))
+        return merged
 
 
 def _merge(found, missing: list[int], fresh: HeatmapBatch | None, size: int) -> HeatmapBatch:
     """Cached entries and freshly computed rows back in input order."""
-    if fresh is not None and len(missing) == len(found):
-        return fresh
     n = len(found)
     shape = fresh.heatmaps.shape[1:] if fresh is not None else (
         found[0].heatmap.shape if n else (size, size))

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from reportgen.errors import ModelError
 from reportgen.heatmaps.base import register_method
-from reportgen.heatmaps.cams import LayerState, TargetLayerCam
 from reportgen.heatmaps.capture import replaced_output
+from reportgen.heatmaps.layer_cams import LayerState, TargetLayerCam
 
 
 def _chunks(count: int, size: int):

@@ -18,20 +18,26 @@ forces the numpy backend.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 from functools import cache
 
 import numpy as np
 
+from reportgen.errors import ReportgenError
+
 BINS = 256
 
 
 def _numba_kernel(name: str):
     """The compiled kernel ``name``, or None when numba is missing, fails, or is disabled by
-    ``REPORTGEN_KERNELS=numpy``."""
-    if os.environ.get("REPORTGEN_KERNELS", "").lower() == "numpy":
+    ``REPORTGEN_KERNELS=numpy``; ``REPORTGEN_KERNELS=numba`` without numba is an error."""
+    choice = os.environ.get("REPORTGEN_KERNELS", "").lower()
+    if choice == "numpy":
         return None
+    if choice == "numba" and importlib.util.find_spec("numba") is None:
+        raise ReportgenError("REPORTGEN_KERNELS=numba needs numba: pip install 'reportgen[fast]'")
     return _compiled_kernel(name)
 
 

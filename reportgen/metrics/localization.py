@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from reportgen.metrics.normalize import prepare_heatmaps, threshold_cut
+from reportgen.metrics.normalize import PreparedHeatmaps, prepare_heatmaps, threshold_cut
 from reportgen.metrics.registry import MetricInfo, register_metric
 
 DEFAULT_IOU_THRESHOLD = 0.5
@@ -87,11 +87,18 @@ def _prepare(heatmaps: Any, object_masks: Any, void: Any) -> _Prepared:
     obj = _to_numpy(object_masks).astype(bool, copy=False)
     if obj.ndim != 3:
         raise ValueError(f"expected object_masks (N, H, W), got shape {obj.shape}")
-    h = _to_numpy(heatmaps)
+    if isinstance(heatmaps, PreparedHeatmaps):  # clipped and resized once for the batch
+        if heatmaps.size != tuple(obj.shape[1:]) or len(heatmaps) != obj.shape[0]:
+            raise ValueError(f"prepared heatmaps {tuple(heatmaps.clipped.shape)} do not match "
+                             f"object_masks {obj.shape}")
+        host = heatmaps.to_numpy()
+        h, prepared = host.clipped, (host.clipped, host.peak, host.degenerate)
+    else:
+        h, prepared = _to_numpy(heatmaps), None
     if h.ndim != 3 or h.shape[0] != obj.shape[0]:
         raise ValueError(f"expected heatmaps (N, h, w) with N = {obj.shape[0]}, got {h.shape}")
     n = obj.shape[0]
-    heat, peak, degenerate = prepare_heatmaps(h, obj.shape[1:])
+    heat, peak, degenerate = prepared or prepare_heatmaps(h, obj.shape[1:])
     valid = None
     if void is not None:
         void = _to_numpy(void).astype(bool, copy=False)

@@ -12,6 +12,9 @@ property of the heatmap, before any mask is applied.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -103,3 +106,49 @@ def threshold_cut(peak, threshold: float, degenerate):
     if isinstance(peak, torch.Tensor):
         return torch.where(degenerate, torch.full_like(peak, float("inf")), threshold * peak)
     return np.where(degenerate, np.inf, threshold * np.asarray(peak, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class PreparedHeatmaps:
+    """Heatmaps after steps 1-2 of the normalisation, at the regions' resolution: what every
+    region metric of a batch shares, computed once (``prepare``).
+
+    ``clipped`` (N, H, W) float32 >= 0 with non-finite values set to 0, a numpy array or a
+    tensor on the heatmaps' device; ``peak`` (N,) float64 maximum of ``clipped``;
+    ``degenerate`` (N,) bool per the normalisation rule (judged on the raw heatmap).
+    """
+
+    clipped: Any
+    peak: Any
+    degenerate: Any
+
+    def __len__(self) -> int:
+        return int(self.clipped.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.clipped.shape[1]), int(self.clipped.shape[2])
+
+    def to_numpy(self) -> PreparedHeatmaps:
+        """Host arrays (no copy when they already are; one device-to-host copy otherwise)."""
+        if not isinstance(self.clipped, torch.Tensor):
+            return self
+        return PreparedHeatmaps(*(np.ascontiguousarray(x.detach().cpu().numpy())
+                                  for x in (self.clipped, self.peak, self.degenerate)))
+
+    def rows(self, index: Any) -> PreparedHeatmaps:
+        """The samples ``index`` (an index array or list)."""
+        if isinstance(self.clipped, torch.Tensor):
+            index = torch.as_tensor(np.asarray(index, dtype=np.int64),
+                                    device=self.clipped.device)
+        else:
+            index = np.asarray(index, dtype=np.int64)
+        return PreparedHeatmaps(self.clipped[index], self.peak[index], self.degenerate[index])
+
+
+def prepare(heatmaps: Any, size: tuple[int, int]) -> PreparedHeatmaps:
+    """Clip and resize (N, h, w) heatmaps to ``size`` once, on their own device: a tensor
+    stays a tensor (``prepare_heatmaps_torch``), a numpy array stays one."""
+    if isinstance(heatmaps, torch.Tensor):
+        return PreparedHeatmaps(*prepare_heatmaps_torch(heatmaps, size))
+    return PreparedHeatmaps(*prepare_heatmaps(np.asarray(heatmaps), size))

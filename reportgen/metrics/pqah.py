@@ -22,6 +22,7 @@ import torch
 from reportgen.metrics import _kernels
 from reportgen.metrics.normalize import (
     DEGENERATE_MAX,
+    PreparedHeatmaps,
     prepare_heatmaps,
     prepare_heatmaps_torch,
     threshold_cut,
@@ -105,6 +106,8 @@ def score_regions(heatmaps: Any, labels: Any, num_regions: int, *, threshold: fl
     _check_threshold(threshold)
     if num_regions < 1:
         raise ValueError(f"num_regions must be >= 1, got {num_regions}")
+    if isinstance(heatmaps, PreparedHeatmaps):
+        return _score_prepared(heatmaps, labels, num_regions, threshold, ignore_index, min_area)
     if isinstance(heatmaps, torch.Tensor) or isinstance(labels, torch.Tensor):
         device = (heatmaps if isinstance(heatmaps, torch.Tensor) else labels).device
         h, lab = _as_tensor(heatmaps, device), _as_tensor(labels, device)
@@ -121,6 +124,24 @@ def score_regions(heatmaps: Any, labels: Any, num_regions: int, *, threshold: fl
         return RegionScores(*(np.asarray(a.numpy()) for a in (
             scores.precision, scores.recall, scores.ph, scores.area, scores.degenerate)))
     return _score_numpy(h, lab, num_regions, threshold, ignore_index, min_area)
+
+
+def _score_prepared(prepared: PreparedHeatmaps, labels: Any, num_regions: int, threshold,
+                    ignore_index: int, min_area: float) -> RegionScores:
+    """Already clipped and resized heatmaps (host arrays out): on the CPU the compiled
+    kernel, on another device (or beyond 256 regions) the scatter-add, on the heatmaps'
+    device."""
+    on_device = (isinstance(prepared.clipped, torch.Tensor)
+                 and prepared.clipped.device.type != "cpu")
+    if on_device or num_regions > _kernels.BINS:
+        h = _as_tensor(prepared.clipped)
+        scores = _score_torch(h, _as_tensor(labels, h.device), num_regions, threshold,
+                              ignore_index, min_area)
+        return RegionScores(*(np.asarray(a.cpu().numpy()) for a in (
+            scores.precision, scores.recall, scores.ph, scores.area, scores.degenerate)))
+    host = prepared.to_numpy()
+    return _score_numpy(host.clipped, np.asarray(labels), num_regions, threshold, ignore_index,
+                        min_area, degenerate=host.degenerate)
 
 
 def _check_shapes(h_shape, lab_shape) -> None:
@@ -169,7 +190,9 @@ def _label_bytes(lab: np.ndarray, num_regions: int, ignore_index: int
     return np.where(void, np.uint8(255), lab).astype(np.uint8), 255 if void.any() else None
 
 
-def _score_numpy(h, lab, num_regions, threshold, ignore_index, min_area) -> RegionScores:
+def _score_numpy(h, lab, num_regions, threshold, ignore_index, min_area,
+                 degenerate: np.ndarray | None = None) -> RegionScores:
+    """``degenerate``: given when ``h`` is already prepared (clipped, at the labels' size)."""
     _check_shapes(h.shape, lab.shape)
     n, height, width = lab.shape
     lab8, void_bin = _label_bytes(lab, num_regions, ignore_index)
@@ -177,7 +200,7 @@ def _score_numpy(h, lab, num_regions, threshold, ignore_index, min_area) -> Regi
         h, _, degenerate = prepare_heatmaps(h, (height, width))
     else:
         h = np.ascontiguousarray(h, dtype=np.float32)
-        degenerate = np.zeros(n, bool)
+        degenerate = np.zeros(n, bool) if degenerate is None else np.asarray(degenerate, bool)
     h2, lab2 = h.reshape(n, height * width), lab8.reshape(n, height * width)
     sums, counts, peak, nonfinite = _kernels.label_sums(h2, lab2)
     other = counts[:, num_regions:].sum(axis=0)
@@ -269,6 +292,18 @@ def score_masks(heatmaps: Any, part_masks: Any, background: Any, *, void: Any = 
         ``sum(H)`` runs over all non-void pixels, whichever masks they belong to.
     """
     _check_threshold(threshold)
+    if isinstance(heatmaps, PreparedHeatmaps):
+        if isinstance(heatmaps.clipped, torch.Tensor) and heatmaps.clipped.device.type != "cpu":
+            device = heatmaps.clipped.device
+            scores = _score_masks_torch(
+                heatmaps.clipped, *(None if x is None else _as_tensor(x, device)
+                                    for x in (part_masks, background, void)), threshold, min_area)
+            return RegionScores(*(np.asarray(a.cpu().numpy()) for a in (
+                scores.precision, scores.recall, scores.ph, scores.area, scores.degenerate)))
+        host = heatmaps.to_numpy()
+        return _score_masks_numpy(host.clipped, np.asarray(part_masks), np.asarray(background),
+                                  None if void is None else np.asarray(void), threshold,
+                                  min_area, prepared=host)
     tensors = [x for x in (heatmaps, part_masks, background, void) if isinstance(x, torch.Tensor)]
     if tensors:
         device = (heatmaps if isinstance(heatmaps, torch.Tensor) else tensors[0]).device
@@ -297,12 +332,17 @@ def _check_mask_shapes(h_shape, parts_shape, bg_shape, void_shape) -> None:
                          f"{tuple(bg_shape)}, {None if void_shape is None else tuple(void_shape)}")
 
 
-def _score_masks_numpy(h, parts, background, void, threshold, min_area) -> RegionScores:
+def _score_masks_numpy(h, parts, background, void, threshold, min_area,
+                       prepared: PreparedHeatmaps | None = None) -> RegionScores:
+    """``prepared``: the host PreparedHeatmaps ``h`` came from (skips the preparation)."""
     _check_mask_shapes(h.shape, parts.shape, background.shape,
                        None if void is None else void.shape)
     n, k, height, width = parts.shape
     parts, background = parts.astype(bool, copy=False), background.astype(bool, copy=False)
-    h, peak, degenerate = prepare_heatmaps(h, (height, width))
+    if prepared is not None and prepared.size == (height, width):
+        h, peak, degenerate = prepared.clipped, prepared.peak, prepared.degenerate
+    else:
+        h, peak, degenerate = prepare_heatmaps(h, (height, width))
     if threshold is not None:
         h = (h >= threshold_cut(peak, threshold, degenerate)[:, None, None]).astype(np.float32)
         peak = np.ones(n)

@@ -12,6 +12,9 @@ import hashlib
 import inspect
 import json
 import pickle
+import re
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -168,17 +171,77 @@ def build_module(arch: str, num_classes: int, torchvision_weights: str | None = 
 
 def _load_state_dict(module: nn.Module, spec: ModelSpec) -> None:
     try:
-        state = torch.load(spec.weights, map_location="cpu", weights_only=True)
-        module.load_state_dict(state)
+        with warnings.catch_warnings():
+            # torch warns about any pickle protocol but its own before refusing a plain pickle
+            # file; the ModelError below says what is wrong, the raw warning only confuses
+            warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
+            state = torch.load(spec.weights, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelError(f"{spec.weights}: weights file not found") from None
-    except pickle.UnpicklingError:
-        raise ModelError(f"{spec.weights}: not a state_dict file (save weights with "
-                         "torch.save(model.state_dict(), path), not the whole model)") from None
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        holds = f" (it refers to {found[1]}, which safe loading refuses)" if found else ""
+        raise ModelError(f"{spec.weights}: not a state_dict file{holds}; save weights with "
+                         "torch.save(model.state_dict(), path), not the whole model, and not "
+                         "with pickle.dump") from None
     except (RuntimeError, OSError, ValueError, EOFError, AttributeError) as exc:
-        detail = " ".join(str(exc).split())[:400]
-        raise ModelError(f"{spec.weights}: cannot load weights into {spec.arch} ({detail})"
+        raise ModelError(f"{spec.weights}: unreadable weights file ({_clip(str(exc))})") from None
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, ValueError, AttributeError, TypeError) as exc:
+        # torch's message lists every key and would be cut mid-word: say it in one line
+        why = state_dict_mismatch(module, state) or _clip(str(exc))
+        raise ModelError(f"{spec.weights}: cannot load weights into {spec.arch}: {why}"
                          ) from None
+
+
+def state_dict_mismatch(module: nn.Module, state: Any, shown: int = 3) -> str | None:
+    """Why ``state`` does not fit ``module`` in one line (None when it fits): how many of the
+    model's entries the file lacks, how many it has that the model lacks, how many differ in
+    shape, naming the first ``shown`` of each."""
+    if not isinstance(state, Mapping):
+        return f"the file holds a {type(state).__name__}, not a state_dict (a mapping of names "\
+               "to tensors)"
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unused = [k for k in state if k not in expected]
+    reshaped = [f"{k} (file {_shape(state[k])}, model {_shape(expected[k])})"
+                for k in expected if k in state and _shape(state[k]) != _shape(expected[k])]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} of the model's {len(expected)} entries are not in the "
+                     f"file ({_first(missing, shown)})")
+    if unused:
+        parts.append(f"{len(unused)} entries of the file are not in the model "
+                     f"({_first(unused, shown)})")
+    if reshaped:
+        parts.append(f"{len(reshaped)} have another shape ({_first(reshaped, shown)})")
+    if not parts:
+        return None
+    hint = ("; weights for another architecture?" if missing and unused else
+            "; another num_classes?" if reshaped else "")
+    return "; ".join(parts) + hint
+
+
+def _shape(value: Any) -> str:
+    """``4x64`` for a (4, 64) tensor, ``scalar``, or the type name of a non-tensor."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return type(value).__name__
+    return "x".join(str(n) for n in shape) or "scalar"
+
+
+def _first(names: list[str], shown: int) -> str:
+    more = f", ... {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    """One line of at most about ``limit`` characters, cut at a word boundary."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def load_model(spec: ModelSpec, device: str | torch.device = "cpu") -> LoadedModel:

@@ -1,19 +1,20 @@
 """Narrative: writers that phrase the facts and findings, the guard that keeps numbers true.
 
-Entry point: ``write_narrative(facts, findings, NarrativeConfig(...))``. Writers (``template``,
+Entry point: ``write_narrative(facts, findings, settings, seed=..., cache_dir=...)`` with the
+run config's ``NarrativeSettings``. Writers (``template``,
 ``openai``, ``local``) share ``write_section``; LLM drafts pass ``guard.check_text`` or the
 section falls back to the template writer.
 """
 
-from reportgen.narrative.config import AUDIENCES, WRITERS, NarrativeConfig
 from reportgen.narrative.guard import GuardContext, GuardVerdict, check_text
 from reportgen.narrative.narrate import NarrativeResult, SectionWriter, make_writer, write_narrative
 from reportgen.narrative.placeholders import fill_placeholders, placeholder
-from reportgen.narrative.section import NarrativeSection
 from reportgen.narrative.sections import SECTION_IDS, SECTIONS
 from reportgen.narrative.template_writer import TemplateWriter
+from reportgen.narrative.writers import WRITERS, writer_names
+from reportgen.narrative.written import NarrativeSection
 
-__all__ = ["AUDIENCES", "SECTIONS", "SECTION_IDS", "WRITERS", "GuardContext", "GuardVerdict",
-           "NarrativeConfig", "NarrativeResult", "NarrativeSection", "SectionWriter",
+__all__ = ["SECTIONS", "SECTION_IDS", "WRITERS", "GuardContext", "GuardVerdict",
+           "NarrativeResult", "NarrativeSection", "SectionWriter",
            "TemplateWriter", "check_text", "fill_placeholders", "make_writer", "placeholder",
-           "write_narrative"]
+           "write_narrative", "writer_names"]

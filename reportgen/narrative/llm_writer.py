@@ -23,9 +23,9 @@ from reportgen.narrative.chat import (
 from reportgen.narrative.guard import check_text
 from reportgen.narrative.placeholders import referenced_facts
 from reportgen.narrative.prompts import build_prompt
-from reportgen.narrative.section import NarrativeSection
 from reportgen.narrative.sections import get_section
 from reportgen.narrative.template_writer import TemplateWriter
+from reportgen.narrative.written import NarrativeSection
 
 log = logging.getLogger(__name__)
 

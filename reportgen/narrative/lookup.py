@@ -1,39 +1,41 @@
-"""Finding the facts a narrative talks about: model/method pairs, classes, part medians."""
+"""Finding the facts a narrative talks about: model/method pairs, classes, part medians.
+
+Only facts a placeholder can hold are talked about: over all samples, of a real model (not a
+baseline), with an id free of braces (a name with braces would break ``{{fact:ID}}``).
+"""
 
 from __future__ import annotations
 
-from reportgen.analysis.facts import Fact, FactTable, fact_id
-from reportgen.analysis.stats import ALL_CLASSES
-from reportgen.data.sample import BACKGROUND
+from reportgen.analysis.facts import Fact, FactTable, stat_fact_id
+from reportgen.vocab import BACKGROUND, BASELINE_MODEL
 
-BASELINE_MODEL = "baseline"  # the findings rules' pseudo-model of the random / centre baselines
+
+def _placeable(*names: str) -> bool:
+    return not any("{" in name or "}" in name for name in names)
 
 
 def is_main_fact(fact: Fact) -> bool:
     """A fact over all samples of a real model (not a subset, not a baseline) whose id a
     placeholder can hold (a name with braces would break ``{{fact:ID}}``)."""
     return ("subset" not in fact.dims and fact.dims.get("model") != BASELINE_MODEL
-            and "{" not in fact.id and "}" not in fact.id)
+            and _placeable(fact.id))
 
 
 def pairs(facts: FactTable) -> list[tuple[str, str]]:
-    """The (model, method) pairs with PH medians, sorted."""
-    return sorted({(f.dims["model"], f.dims["method"]) for f in facts
-                   if f.id.startswith("pqah.ph.q2|") and is_main_fact(f)})
+    """The (model, method) pairs with PH medians, sorted (``FactTable.pairs``, without names
+    a placeholder cannot hold)."""
+    return [p for p in facts.pairs() if _placeable(*p)]
 
 
 def classes(facts: FactTable) -> list[str]:
     """The classes with PH medians (not the pooled ``all``), sorted."""
-    return sorted({f.dims["class"] for f in facts
-                   if f.id.startswith("pqah.ph.q2|") and is_main_fact(f)
-                   and f.dims["class"] != ALL_CLASSES})
+    return [c for c in facts.classes() if _placeable(c)]
 
 
 def medians(facts: FactTable, metric: str, model: str, method: str, cls: str) -> list[Fact]:
     """The median (q2) facts of ``metric`` for every region of (model, method, class)."""
-    return [f for f in facts
-            if f.id.startswith(f"{metric}.q2|") and is_main_fact(f) and f.dims.get("model") == model
-            and f.dims.get("method") == method and f.dims.get("class") == cls]
+    return [f for f in facts.select(metric=metric, stat="q2", model=model, method=method,
+                                    class_=cls) if is_main_fact(f)]
 
 
 def most_and_least(facts: FactTable, model: str, method: str, cls: str
@@ -48,8 +50,8 @@ def most_and_least(facts: FactTable, model: str, method: str, cls: str
 
 def background_share(facts: FactTable, model: str, method: str, cls: str) -> Fact | None:
     """The median heat share on the background, when it was scored."""
-    fid = fact_id("pqah.precision.q2", model=model, method=method, region=BACKGROUND,
-                  **{"class": cls})
+    fid = stat_fact_id("pqah.precision", "q2", model=model, method=method, region=BACKGROUND,
+                       **{"class": cls})
     if fid not in facts:
         return None
     return facts[fid]

@@ -15,14 +15,15 @@ from typing import Protocol
 
 from reportgen.analysis.facts import FactTable
 from reportgen.analysis.findings import Finding
+from reportgen.config import NarrativeSettings
 from reportgen.narrative.cache import CachedChat, ResponseCache
 from reportgen.narrative.chat import ChatBackend
-from reportgen.narrative.config import NarrativeConfig
 from reportgen.narrative.llm_writer import LLMWriter
 from reportgen.narrative.prompts import template_hashes
-from reportgen.narrative.section import NarrativeSection
 from reportgen.narrative.sections import SECTION_IDS
 from reportgen.narrative.template_writer import TemplateWriter
+from reportgen.narrative.writers import build_backend
+from reportgen.narrative.written import NarrativeSection
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "calls", "cache_hits")
 
@@ -38,8 +39,12 @@ class SectionWriter(Protocol):
 
 @dataclass
 class NarrativeResult:
+    """The written sections with the settings, seed and mode that wrote them."""
+
     sections: list[NarrativeSection]
-    config: NarrativeConfig
+    settings: NarrativeSettings
+    seed: int = 0
+    replay: bool = False
     wall_s: float = 0.0
     prompt_hashes: dict[str, str] = field(default_factory=dict)
 
@@ -49,10 +54,12 @@ class NarrativeResult:
         return {k: sum(s.usage.get(k, 0) for s in self.sections) for k in USAGE_KEYS}
 
     def run_info(self) -> dict:
-        """The narrative's entry in run.json (no secret: the config holds none)."""
+        """The narrative's entry in run.json (no secret: the settings hold none)."""
         return {
-            "writer": self.config.writer,
-            "config": self.config.to_dict(),
+            "writer": self.settings.writer,
+            "config": self.settings.public_dict(),
+            "seed": self.seed,
+            "replayed": self.replay,
             "wall_s": round(self.wall_s, 3),
             "usage": self.usage,
             "prompt_templates": self.prompt_hashes,
@@ -63,44 +70,48 @@ class NarrativeResult:
         }
 
 
-def _chat_backend(config: NarrativeConfig) -> ChatBackend | None:
-    if config.replay:
-        return None  # replay never builds a client: no key, no network, no model file
-    if config.writer == "openai":
-        from reportgen.narrative.openai_chat import OpenAIChat
-        return OpenAIChat(config)
-    from reportgen.narrative.local_chat import LlamaCppChat
-    return LlamaCppChat(config)
-
-
-def _model_id(config: NarrativeConfig) -> str:
-    if config.model:
-        return config.model
-    if config.writer == "local":
+def _model_id(settings: NarrativeSettings) -> str:
+    if settings.model:
+        return settings.model
+    if settings.writer == "local":
         from reportgen.narrative.local_chat import default_model_path
-        return Path(config.model_path or default_model_path()).stem
-    raise ValueError("the openai writer needs a model name")
+        return Path(settings.model_path or default_model_path()).stem
+    raise ValueError(f"the {settings.writer} writer needs a model name")
 
 
-def make_writer(config: NarrativeConfig, chat: ChatBackend | None = None) -> SectionWriter:
-    """The writer ``config`` asks for; ``chat`` replaces the backend it would build."""
-    if config.writer == "template":
+def make_writer(settings: NarrativeSettings | None = None, chat: ChatBackend | None = None, *,
+                seed: int = 0, cache_dir: Path | None = None, replay: bool = False
+                ) -> SectionWriter:
+    """The writer ``settings`` asks for; ``chat`` replaces the backend it would build.
+
+    ``cache_dir``: the LLM response cache (None: none); ``replay``: answer only from that
+    cache and never build a client (no key, no network, no model file): a miss gives the
+    template text for that section.
+    """
+    settings = settings or NarrativeSettings()
+    if settings.writer == "template":
         return TemplateWriter()
-    chat = chat if chat is not None else _chat_backend(config)
-    if config.cache_dir is not None:
-        model = chat.model if chat is not None else _model_id(config)
-        chat = CachedChat(chat, ResponseCache(config.cache_dir), model, config.replay)
-    return LLMWriter(config.writer, chat, config.sampling_params(), config.guard_retries)
+    if replay and cache_dir is None:
+        raise ValueError("replay needs a cache_dir to replay from")
+    if chat is None and not replay:
+        chat = build_backend(settings.writer, settings, seed)
+    if cache_dir is not None:
+        model = chat.model if chat is not None else _model_id(settings)
+        chat = CachedChat(chat, ResponseCache(cache_dir), model, replay)
+    return LLMWriter(settings.writer, chat, settings.sampling_params(seed),
+                     settings.guard_retries)
 
 
 def write_narrative(facts: FactTable, findings: Sequence[Finding],
-                    config: NarrativeConfig | None = None,
-                    writer: SectionWriter | None = None) -> NarrativeResult:
-    """Every section for every audience of ``config`` (default: template, end user)."""
-    config = config or NarrativeConfig()
+                    settings: NarrativeSettings | None = None,
+                    writer: SectionWriter | None = None, *, seed: int = 0,
+                    cache_dir: Path | None = None, replay: bool = False) -> NarrativeResult:
+    """Every section for every audience of ``settings`` (default: template, end user)."""
+    settings = settings or NarrativeSettings()
     start = time.perf_counter()
-    writer = writer or make_writer(config)
+    writer = writer or make_writer(settings, seed=seed, cache_dir=cache_dir, replay=replay)
     sections = [writer.write_section(section, facts, findings, audience)
-                for audience in config.audiences for section in SECTION_IDS]
-    hashes = template_hashes() if config.writer != "template" else {}
-    return NarrativeResult(sections, config, time.perf_counter() - start, hashes)
+                for audience in settings.audiences for section in SECTION_IDS]
+    hashes = template_hashes() if settings.writer != "template" else {}
+    return NarrativeResult(sections, settings, seed, replay, time.perf_counter() - start,
+                           hashes)

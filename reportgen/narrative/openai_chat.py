@@ -17,10 +17,11 @@ from collections.abc import Sequence
 
 import openai
 
+from reportgen.config import NarrativeSettings
 from reportgen.errors import ConfigError
 from reportgen.narrative.chat import Completion, InvalidResponse, LLMUnavailable
-from reportgen.narrative.config import NarrativeConfig
 from reportgen.narrative.prompts import answer_schema
+from reportgen.narrative.writers import register_writer
 
 log = logging.getLogger(__name__)
 TRANSIENT_STATUS = frozenset({408, 409, 429})
@@ -52,12 +53,14 @@ def _retry_after(exc: Exception) -> float | None:
     return None
 
 
+@register_writer("openai", "the OpenAI API or any OpenAI-compatible server (base_url)")
 class OpenAIChat:
-    """Chat completions over HTTP; ``sleep`` is injectable only to record the waits."""
+    """Chat completions over HTTP; ``sleep`` is injectable only to record the waits.
+    ``config``: the run's ``NarrativeSettings``; ``seed`` travels in each request's params."""
 
     name = "openai"
 
-    def __init__(self, config: NarrativeConfig, sleep=time.sleep):
+    def __init__(self, config: NarrativeSettings, seed: int = 0, sleep=time.sleep):
         if not config.model:
             raise ConfigError("the openai narrative writer needs a model name")
         key = os.environ.get(config.api_key_env, "")

@@ -9,12 +9,9 @@ from __future__ import annotations
 import re
 
 from reportgen.analysis.facts import FactTable
+from reportgen.vocab import PLACEHOLDER, placeholder
 
-PLACEHOLDER = re.compile(r"\{\{fact:([^{}]+)\}\}")
-
-
-def placeholder(fid: str) -> str:
-    return "{{fact:" + fid + "}}"
+__all__ = ["PLACEHOLDER", "fill_placeholders", "placeholder", "referenced_facts"]
 
 
 def referenced_facts(text: str) -> list[str]:

@@ -22,10 +22,10 @@ from reportgen.analysis.facts import Fact, FactTable
 from reportgen.analysis.findings import Finding
 from reportgen.metrics.registry import METRICS
 from reportgen.narrative.guard import GuardContext, data_names
-from reportgen.narrative.placeholders import PLACEHOLDER, placeholder
 from reportgen.narrative.sections import MAX_FACTS, SectionSpec
 from reportgen.narrative.template_writer import TemplateWriter
 from reportgen.resources import prompts_dir
+from reportgen.vocab import PLACEHOLDER, placeholder
 
 STAT_NAMES = {"q1": "lower quartile", "q2": "median", "q3": "upper quartile",
               "iqr": "interquartile range", "mean": "mean", "std": "standard deviation",
@@ -102,11 +102,9 @@ def prompt_hash(section: str, audience: str, folder: Path | None = None) -> str:
 
 def fact_name(fact: Fact) -> str:
     """What a fact measures, in words: "median of Heat share", "images scored"."""
-    base = fact.id.split("|")[0]
-    metric_id, _, stat = base.rpartition(".")
-    if metric_id in METRICS:
-        return f"{STAT_NAMES.get(stat, stat)} of {METRICS[metric_id].name}"
-    return RUN_FACT_NAMES.get(base) or base.replace(".", " ").replace("_", " ")
+    if fact.metric in METRICS:
+        return f"{STAT_NAMES.get(fact.stat, fact.stat)} of {METRICS[fact.metric].name}"
+    return RUN_FACT_NAMES.get(fact.name) or fact.name.replace(".", " ").replace("_", " ")
 
 
 def _fact_entry(ref: str, fact: Fact) -> dict:
@@ -114,7 +112,7 @@ def _fact_entry(ref: str, fact: Fact) -> dict:
 
 
 def _metric_entries(facts: Sequence[Fact]) -> list[dict]:
-    used = sorted({f.id.split("|")[0].rpartition(".")[0] for f in facts} & set(METRICS))
+    used = sorted({f.metric for f in facts} & set(METRICS))
     return [{"metric": METRICS[m].name, "meaning": METRICS[m].meaning,
              "range": list(METRICS[m].range), "better": METRICS[m].direction} for m in used]
 
@@ -124,7 +122,8 @@ def section_guard(spec: SectionSpec, facts: FactTable, findings: Sequence[Findin
     """What a draft of section ``spec`` is checked against (names: data and metric names)."""
     names = data_names(facts, [m.name for m in METRICS.values()])
     return GuardContext(facts, aliases or {}, spec.required(findings), names,
-                        min_facts=1 if aliases else 0)
+                        min_facts=1 if aliases else 0,
+                        high_findings=[f for f in findings if f.severity == "high"])
 
 
 @dataclass(frozen=True)

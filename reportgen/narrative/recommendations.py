@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from reportgen.analysis.facts import parse_fact_id
 from reportgen.analysis.findings import Finding
-from reportgen.narrative.placeholders import placeholder
+from reportgen.vocab import BACKGROUND, placeholder
 
 
 def _name(text: str) -> str:
@@ -24,8 +25,9 @@ def remedy(finding: Finding) -> str | None:
                 f"correlated with {cls}; then run reportgen again and check that the "
                 f"background share for {cls} falls to the level of the other classes.")
     if (f.kind == "model_difference" and "class" in f.subject
-            and f.subject.get("region") == "background" and f.effect_size > 0):
-        evidence = next((e for e in f.evidence if ".median_difference|" in e), None)
+            and f.subject.get("region") == BACKGROUND and f.effect_size > 0):
+        evidence = next((e for e in f.evidence
+                         if parse_fact_id(e).stat == "median_difference"), None)
         if evidence:
             a, b = (_name(x.strip()) for x in f.subject["model"].split(" vs "))
             return (f"For class {_name(f.subject['class'])}, {b} puts less of its heat on the "

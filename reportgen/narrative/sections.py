@@ -7,12 +7,11 @@ from dataclasses import dataclass
 
 from reportgen.analysis.facts import Fact, FactTable
 from reportgen.analysis.findings import Finding, rank_findings
-from reportgen.analysis.stats import ALL_CLASSES
-from reportgen.data.sample import BACKGROUND
 from reportgen.narrative.lookup import background_share, classes, is_main_fact, overview, pairs
+from reportgen.vocab import ALL_CLASSES, BACKGROUND
 
 BIAS_KINDS = frozenset({"background_reliance", "class_shortcut", "misclassified_shift"})
-LIMITATION_KINDS = frozenset({"faithfulness_caveat", "above_chance"})
+LIMITATION_KINDS = frozenset({"faithfulness_caveat", "above_chance", "chance_level"})
 RUN_FACTS = ("run.samples.total", "run.samples.scored", "run.samples.excluded")
 # Small enough for a small model's context: a prompt stays near a thousand tokens.
 MAX_FINDINGS = 5
@@ -26,7 +25,7 @@ def _class_of(finding: Finding) -> str | None:
 
 def _summary_facts(facts: FactTable) -> list[Fact]:
     return [*overview(facts, ALL_CLASSES),
-            *(f for f in facts if f.id.startswith("model.accuracy|"))]
+            *facts.select(name="model.accuracy")]
 
 
 def _per_class_facts(facts: FactTable) -> list[Fact]:
@@ -40,8 +39,8 @@ def _bias_facts(facts: FactTable) -> list[Fact]:
 
 
 def _limitation_facts(facts: FactTable) -> list[Fact]:
-    sizes = [f for f in facts if f.id.startswith("pqah.ph.n|") and is_main_fact(f)
-             and f.dims.get("region") == BACKGROUND and f.dims.get("class") != ALL_CLASSES]
+    sizes = [f for f in facts.select(metric="pqah.ph", stat="n", region=BACKGROUND)
+             if is_main_fact(f) and f.dims.get("class") != ALL_CLASSES]
     smallest = [min(sizes, key=lambda f: (f.value, f.id))] if sizes else []
     return [*(facts[fid] for fid in RUN_FACTS if fid in facts), *smallest]
 

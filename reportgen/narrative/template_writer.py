@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reportgen.analysis.facts import FactTable, fact_id
+from reportgen.analysis.facts import FactTable, fact_id, stat_fact_id
 from reportgen.analysis.findings import Finding
-from reportgen.analysis.stats import ALL_CLASSES
-from reportgen.data.sample import BACKGROUND
 from reportgen.narrative.lookup import classes, is_main_fact, most_and_least, pairs
-from reportgen.narrative.placeholders import placeholder, referenced_facts
+from reportgen.narrative.placeholders import referenced_facts
 from reportgen.narrative.recommendations import remedy
-from reportgen.narrative.section import NarrativeSection
 from reportgen.narrative.sections import get_section
+from reportgen.narrative.written import NarrativeSection
+from reportgen.vocab import ALL_CLASSES, BACKGROUND, placeholder
 
 ADVICE = {
     "background_reliance": "Check whether the backgrounds of the training images give the "
@@ -37,6 +36,8 @@ ADVICE = {
                          "a second method before acting on it.",
     "above_chance": "Compare every statement about a part with the random and centre "
                     "baselines; only heat above both says the model attends to the part.",
+    "chance_level": "Do not read heat on this part as attention: it is no higher than a "
+                    "random or centred heatmap puts there.",
     "faithfulness_caveat": "Treat these heatmaps as a hint, not a proof, and check the "
                            "faithfulness scores before drawing conclusions from them.",
 }
@@ -91,20 +92,19 @@ class TemplateWriter:
                 continue
             best, worst = extremes
             dims = {"model": model, "method": method, "class": ALL_CLASSES}
-            n_best = fact_id("pqah.ph.n", **dims, region=best.dims["region"])
+            n_best = stat_fact_id("pqah.ph", "n", **dims, region=best.dims["region"])
             text = (f"For model {_name(model)} explained with {_name(method)}, the heatmaps "
                     f"overlap most with "
                     f"{_phrase(best.dims['region'])} (median PH {placeholder(best.id)}, "
                     f"n = {placeholder(n_best)} images) and least with "
                     f"{_phrase(worst.dims['region'])} (median PH {placeholder(worst.id)}).")
-            bg_share = fact_id("pqah.precision.q2", **dims, region=BACKGROUND)
+            bg = {**dims, "region": BACKGROUND}
+            bg_share = stat_fact_id("pqah.precision", "q2", **bg)
             if bg_share in facts:
                 text += (f" A median {placeholder(bg_share)} of each heatmap's heat falls on the "
                          f"background (interquartile range "
-                         f"{placeholder(fact_id('pqah.precision.q1', **dims, region=BACKGROUND))}"
-                         f" to "
-                         f"{placeholder(fact_id('pqah.precision.q3', **dims, region=BACKGROUND))}"
-                         f").")
+                         f"{placeholder(stat_fact_id('pqah.precision', 'q1', **bg))} to "
+                         f"{placeholder(stat_fact_id('pqah.precision', 'q3', **bg))}).")
             paragraphs.append(text)
         if not paragraphs:
             paragraphs.append("No sample could be scored, so there is nothing to summarise.")
@@ -130,8 +130,8 @@ class TemplateWriter:
                             f"{placeholder(best.id)}) and least with "
                             f"{_phrase(worst.dims['region'])} (median PH "
                             f"{placeholder(worst.id)})")
-                bg = fact_id("pqah.precision.q2", model=model, method=method, region=BACKGROUND,
-                             **{"class": cls})
+                bg = stat_fact_id("pqah.precision", "q2", model=model, method=method,
+                                  region=BACKGROUND, **{"class": cls})
                 sentences.append(sentence + (f", and a median {placeholder(bg)} of it falls on "
                                              "the background." if bg in facts else "."))
             # The facts above already say which part dominates.
@@ -155,11 +155,9 @@ class TemplateWriter:
             paragraphs.append("No rule flagged a reliance on the background, a class-specific "
                               "shortcut or a shift of the heat in misclassified images.")
         for model, method in pairs(facts):
-            shares = [f for f in facts
-                      if f.id.startswith("pqah.precision.q2|") and is_main_fact(f)
-                      and f.dims.get("model") == model
-                      and f.dims.get("method") == method and f.dims.get("region") == BACKGROUND
-                      and f.dims.get("class") != ALL_CLASSES]
+            shares = [f for f in facts.select(metric="pqah.precision", stat="q2", model=model,
+                                              method=method, region=BACKGROUND)
+                      if is_main_fact(f) and f.dims.get("class") != ALL_CLASSES]
             if len(shares) < 2:
                 continue
             top = max(shares, key=lambda f: (f.value, f.id))
@@ -188,8 +186,8 @@ class TemplateWriter:
             sentences.append(f"The analysis rests on {placeholder(scored)} scored images out of "
                              f"{placeholder(total)}; {placeholder(excluded)} were excluded, "
                              "each with its reason in the exclusions table.")
-        sizes = [f for f in facts if f.id.startswith("pqah.ph.n|") and is_main_fact(f)
-                 and f.dims.get("region") == BACKGROUND and f.dims.get("class") != ALL_CLASSES]
+        sizes = [f for f in facts.select(metric="pqah.ph", stat="n", region=BACKGROUND)
+                 if is_main_fact(f) and f.dims.get("class") != ALL_CLASSES]
         if sizes:
             small = min(sizes, key=lambda f: (f.value, f.id))
             sentences.append(f"The smallest group, class {_name(small.dims['class'])}, has "

@@ -1,10 +1,11 @@
 """The model card: a Hugging Face-style Markdown section built from a run directory.
 
-``build_card`` returns YAML front matter (``model-index``: per model, the headline metrics)
-followed by a block between ``<!-- reportgen:begin ... -->`` and ``<!-- reportgen:end -->``
-that holds the sections "Model Examination" and "Bias, Risks, and Limitations".
-``insert_card`` puts that block into an existing README or model card (or replaces the one
-an earlier run put there) idempotently, and merges the ``model-index`` into its front matter.
+``build_card`` returns YAML front matter (``model-index``: per model, the headline metrics,
+built offline with huggingface_hub's ``ModelCardData`` and ``EvalResult``) followed by a
+block between ``<!-- reportgen:begin ... -->`` and ``<!-- reportgen:end -->`` that holds
+the sections "Model Examination" and "Bias, Risks, and Limitations". ``insert_card`` puts
+that block into an existing README or model card (or replaces the one an earlier run put
+there) idempotently, and merges the ``model-index`` into its front matter.
 
 Every number in the block is a fact's display string or a fact's sample count n; versions,
 dates and hashes appear only on the block's last line, which starts with ``*Provenance``.
@@ -19,26 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from huggingface_hub import EvalResult, ModelCardData
 
 import reportgen.metrics  # noqa: F401  (registers the metrics whose names the card shows)
-from reportgen.analysis.facts import Fact, FactTable, fact_id, format_value
+from reportgen.analysis.facts import Fact, FactTable, fact_id, format_value, stat_fact_id
 from reportgen.analysis.findings import Finding, rank_findings
-from reportgen.analysis.stats import ALL_CLASSES
-from reportgen.data.sample import BACKGROUND
 from reportgen.errors import ReportgenError
 from reportgen.io import atomic_write_text
-from reportgen.metrics.registry import METRICS, get_metric
+from reportgen.metrics.registry import get_metric
 from reportgen.metrics.road import ROAD_CAVEAT
-from reportgen.narrative.lookup import BASELINE_MODEL
 from reportgen.narrative.placeholders import fill_placeholders
-from reportgen.narrative.section import NarrativeSection
 from reportgen.narrative.sections import BIAS_KINDS, LIMITATION_KINDS
+from reportgen.narrative.written import NarrativeSection
+from reportgen.report.card_insert import BEGIN, END, FACT_ARG, dump_front_matter, insert_card
+from reportgen.run_record import RunRecord
+from reportgen.vocab import ALL_CLASSES, BACKGROUND, BASELINE_MODEL, OBJECT
 
-BEGIN = "<!-- reportgen:begin (written by `reportgen card`; edits inside are replaced) -->"
-END = "<!-- reportgen:end -->"
-_BEGIN = re.compile(r"<!--\s*reportgen:begin\b[^\n]*?-->")
-_END = re.compile(r"<!--\s*reportgen:end\b[^\n]*?-->")
 CARD_BIAS_KINDS = BIAS_KINDS | {"model_difference"}
 MAX_PER_KIND = 5  # findings listed per kind; the rest are in report.html and facts.json
 OBJECT_METRICS = ("loc.iou", "loc.pointing_game", "loc.energy_pointing_game",
@@ -49,12 +46,13 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|])")
 
 @dataclass(frozen=True)
 class CardInputs:
-    """What the card reads from a run directory."""
+    """What the card reads from a run directory: its facts and findings, the narrative and
+    the run record (run.json)."""
 
     facts: FactTable
     findings: list[Finding]
     narrative: list[NarrativeSection]
-    run: dict[str, Any]
+    run: RunRecord
 
 
 @dataclass(frozen=True)
@@ -70,12 +68,22 @@ class Headline:
     def fid(self, model: str, method: str) -> str:
         if self.metric == "model.accuracy":
             return fact_id("model.accuracy", model=model, method=method)
-        return fact_id(f"{self.metric}.{self.stat}", model=model, method=method,
-                       region=self.region, **{"class": ALL_CLASSES})
+        return stat_fact_id(self.metric, self.stat, model=model, method=method,
+                            region=self.region, **{"class": ALL_CLASSES})
 
     def n_fid(self, model: str, method: str) -> str:
-        return fact_id(f"{self.metric}.n", model=model, method=method, region=self.region,
-                       **{"class": ALL_CLASSES})
+        return stat_fact_id(self.metric, "n", model=model, method=method, region=self.region,
+                            **{"class": ALL_CLASSES})
+
+    @property
+    def slug(self) -> str:
+        """The model-index metric ``type``: ``accuracy``, ``pqah-ph-median-head``,
+        ``loc-iou-mean`` (object-level metrics need no region)."""
+        if self.metric == "model.accuracy":
+            return "accuracy"
+        words = [self.metric, {"q2": "median"}.get(self.stat, self.stat)]
+        words += [self.region] if self.metric.startswith("pqah.") else []
+        return re.sub(r"[\W_]+", "-", " ".join(words).lower()).strip("-")
 
 
 def md_text(text: str) -> str:
@@ -98,13 +106,13 @@ def _read_json(path: Path, required: bool) -> Any:
         raise ReportgenError(f"{path} is not valid JSON: {exc}") from None
 
 
-def load_card_inputs(run_dir: str | Path, run: dict | None = None) -> CardInputs:
+def load_card_inputs(run_dir: str | Path, run: RunRecord | None = None) -> CardInputs:
     """facts.json and run.json (required; ``run`` replaces run.json when given, as during a
     run before run.json is written), narrative.json and the findings (optional)."""
     run_dir = Path(run_dir)
     data = _read_json(run_dir / "facts.json", required=True)
     if run is None:
-        run = _read_json(run_dir / "run.json", required=True)
+        run = RunRecord.read(run_dir)
     try:
         facts = FactTable.from_dict(data)
         findings = [Finding(**f) for f in data.get("findings", [])]
@@ -119,24 +127,21 @@ def load_card_inputs(run_dir: str | Path, run: dict | None = None) -> CardInputs
 
 
 def _pairs(facts: FactTable) -> list[tuple[str, str]]:
-    """(model, method) pairs of real models with pooled medians, sorted."""
-    return sorted({(f.dims["model"], f.dims["method"]) for f in facts
-                   if ".q2|" in f.id and f.dims.get("class") == ALL_CLASSES
-                   and "subset" not in f.dims and f.dims.get("model") not in (None, BASELINE_MODEL)
-                   and f.id.split("|")[0].removesuffix(".q2") in METRICS})
+    """(model, method) pairs of real models with medians of any metric, sorted."""
+    return facts.pairs(metric=None)
 
 
 def _region_phrase(region: str) -> str:
-    return {BACKGROUND: "background", "object": "object parts pooled"}.get(region, region)
+    return {BACKGROUND: "background", OBJECT: "object parts pooled"}.get(region, region)
 
 
 def headlines(facts: FactTable, part_names: list[str]) -> list[Headline]:
     """The headline metrics present in ``facts``, in reading order."""
     rows = [Headline("Accuracy", "model.accuracy", "", "")]
-    regions = {f.dims["region"] for f in facts if f.id.startswith("pqah.ph.q2|")}
+    regions = {f.dims["region"] for f in facts.select(metric="pqah.ph", stat="q2", subset=None)}
     known = [p for p in part_names if p in regions]
-    ordered = [r for r in ("object", BACKGROUND) if r in regions]
-    ordered += known + sorted(regions - set(known) - {"object", BACKGROUND})
+    ordered = [r for r in (OBJECT, BACKGROUND) if r in regions]
+    ordered += known + sorted(regions - set(known) - {OBJECT, BACKGROUND})
     rows += [Headline(f"PH, {_region_phrase(r)} (median)", "pqah.ph", "q2", r) for r in ordered]
     if BACKGROUND in regions:
         rows.append(Headline("Heat share on the background (median)", "pqah.precision", "q2",
@@ -145,9 +150,9 @@ def headlines(facts: FactTable, part_names: list[str]) -> list[Headline]:
         # MetricInfo.summary: the mean for metrics defined as an average over images
         info = get_metric(metric)
         stat = "mean" if info.summary == "mean" else "q2"
-        if any(f.id.startswith(f"{metric}.{stat}|") for f in facts):
+        if facts.select(metric=metric, stat=stat, subset=None):
             rows.append(Headline(f"{info.name} ({'mean' if stat == 'mean' else 'median'})",
-                                 metric, stat, "object",
+                                 metric, stat, OBJECT,
                                  {"higher": "↑", "lower": "↓"}.get(info.direction, "")))
     pairs = _pairs(facts)
     return [h for h in rows if any(h.fid(m, meth) in facts for m, meth in pairs)]
@@ -170,31 +175,36 @@ def card_models(inputs: CardInputs) -> list[str]:
     return list(dict.fromkeys(m for m, _ in _pairs(inputs.facts)))
 
 
+def card_data(inputs: CardInputs, model: str) -> ModelCardData:
+    """The Hub metadata of ``model``: its ``model-index``, one EvalResult per headline
+    metric and method (built offline, no Hub call)."""
+    facts, dataset = inputs.facts, inputs.run.dataset
+    name = str(dataset.name or dataset.root_name or "dataset")
+    rows, results = headlines(facts, list(dataset.part_names)), []
+    for method in (meth for m, meth in _pairs(facts) if m == model):
+        for h in rows:
+            fid = h.fid(model, method)
+            value = _metric_value(facts[fid]) if fid in facts else None
+            if value is not None:
+                results.append(EvalResult(
+                    task_type="image-classification", task_name="Image classification",
+                    dataset_type=name, dataset_name=name, metric_type=h.slug,
+                    metric_value=value, metric_name=f"{h.label} [{method}]",
+                    metric_config=method, metric_args={FACT_ARG: fid}))
+    return ModelCardData(model_name=model, eval_results=results)
+
+
 def model_index(inputs: CardInputs, model: str | None = None) -> list[dict[str, Any]]:
-    """``model-index`` entries: for ``model`` (default: every model) one result with the
-    headline metrics of every method; a metric's ``type`` is its fact id (so ``|model=``
-    marks the results reportgen wrote), its ``value`` the fact's value as displayed."""
-    facts, run = inputs.facts, inputs.run
-    dataset = run.get("dataset", {})
-    name = str(dataset.get("name") or dataset.get("root_name") or "dataset")
-    rows = headlines(facts, list(dataset.get("part_names", [])))
-    pairs = _pairs(facts)
+    """``model-index`` entries for ``model`` (default: every model), one result each with the
+    headline metrics of every method: ``type`` a readable slug, ``config`` the method,
+    ``args.reportgen_fact`` the fact id (it marks the results reportgen wrote), ``value``
+    the fact's value as displayed."""
     models = card_models(inputs)
     if model is not None and model not in models:
         raise ReportgenError(f"model {model!r} is not in this run; its models: "
                              f"{', '.join(models)}")
-    entries = []
-    for chosen in [model] if model is not None else models:
-        metrics = [{"name": f"{h.label} [{method}]", "type": h.fid(chosen, method),
-                    "value": _metric_value(facts[h.fid(chosen, method)])}
-                   for _, method in (p for p in pairs if p[0] == chosen) for h in rows
-                   if h.fid(chosen, method) in facts]
-        entries.append({"name": chosen, "results": [{
-            "task": {"type": "image-classification", "name": "Image classification"},
-            "dataset": {"name": name, "type": name},
-            "metrics": [m for m in metrics if m["value"] is not None],
-        }]})
-    return entries
+    return [entry for chosen in ([model] if model is not None else models)
+            for entry in card_data(inputs, chosen).to_dict()["model-index"]]
 
 
 def _cell(facts: FactTable, h: Headline, model: str, method: str) -> str:
@@ -210,8 +220,8 @@ def headline_table(facts: FactTable, part_names: list[str]) -> list[str]:
     """Markdown table lines: one row per headline metric, one column per model and method,
     then the random and centre baselines."""
     pairs = _pairs(facts)
-    baselines = sorted({f.dims["method"] for f in facts
-                        if f.dims.get("model") == BASELINE_MODEL and ".q2|" in f.id})
+    baselines = sorted({f.dims["method"] for f in facts.select(stat="q2", model=BASELINE_MODEL,
+                                                               subset=None)})
     columns = [*pairs, *((BASELINE_MODEL, b) for b in baselines)]
     head = ["Metric", *(f"{md_text(m)} / {md_text(meth)}" if m != BASELINE_MODEL
                         else f"{md_text(meth)} baseline" for m, meth in columns)]
@@ -254,13 +264,12 @@ def _samples(facts: FactTable, template: str, *ids: str) -> str:
 
 def examination_section(inputs: CardInputs) -> list[str]:
     facts, run = inputs.facts, inputs.run
-    dataset = run.get("dataset", {})
-    target = {"ground_truth": "true"}.get(run.get("config", {}).get("target"), "predicted")
-    models = list(run.get("models") or dict.fromkeys(m for m, _ in _pairs(facts)))
-    methods = list(run.get("methods") or dict.fromkeys(m for _, m in _pairs(facts)))
+    target = {"ground_truth": "true"}.get(run.config.get("target"), "predicted")
+    models = list(run.models or dict.fromkeys(m for m, _ in _pairs(facts)))
+    methods = list(run.methods or dict.fromkeys(m for _, m in _pairs(facts)))
     lines = ["## Model Examination", "",
              f"reportgen measured where the {_and(methods)} heatmaps of {_and(models)} put "
-             f"their heat on images of the {md_text(dataset.get('name', 'evaluation'))} "
+             f"their heat on images of the {md_text(run.dataset.name or 'evaluation')} "
              f"dataset; the heatmaps explain the {target} class. "
              + _samples(facts, "{} of {} samples were scored.", "run.samples.scored",
                         "run.samples.total"),
@@ -273,7 +282,7 @@ def examination_section(inputs: CardInputs) -> list[str]:
              "nothing about the image: heat on a part means something only when it beats "
              "both. Each value comes with n, the number of images behind it.", "",
              "### Headline metrics", "",
-             *headline_table(facts, list(dataset.get("part_names", []))), ""]
+             *headline_table(facts, list(run.dataset.part_names)), ""]
     summary = card_summary(inputs.narrative)
     if summary is not None:
         lines += [f"### {md_text(summary.title)}", ""]
@@ -293,7 +302,7 @@ def examination_section(inputs: CardInputs) -> list[str]:
 
 def limitations_section(inputs: CardInputs) -> list[str]:
     facts, run = inputs.facts, inputs.run
-    methods = list(run.get("methods") or dict.fromkeys(m for _, m in _pairs(facts)))
+    methods = list(run.methods or dict.fromkeys(m for _, m in _pairs(facts)))
     bias = [f for f in inputs.findings if f.severity != "info" and f.kind in CARD_BIAS_KINDS]
     limits = [f for f in inputs.findings if f.severity != "info" and f.kind in LIMITATION_KINDS]
     lines = ["## Bias, Risks, and Limitations", "", "### Possible biases", ""]
@@ -305,7 +314,7 @@ def limitations_section(inputs: CardInputs) -> list[str]:
     lines.append(f"- Heatmaps ({_and(methods)}) approximate what the model uses: methods can "
                  "disagree, and heat on a part shows overlap, not that the model needs the "
                  "part. Confirm a conclusion with a second method.")
-    if any(f.id.startswith("road.") for f in facts):
+    if any(f.name.startswith("road.") for f in facts):
         lines.append(f"- {md_text(ROAD_CAVEAT)}")
     lines.append("- Each value rests on the n images beside it; per-class values rest on "
                  "fewer, and faithfulness metrics may use a subset of the images.")
@@ -313,7 +322,7 @@ def limitations_section(inputs: CardInputs) -> list[str]:
                         "and the reason).", "run.samples.excluded", "run.samples.total")
     if excluded:
         lines.append(f"- {excluded}")
-    for skipped in run.get("skipped_metrics", []):
+    for skipped in run.skipped_metrics:
         lines.append(f"- {md_text(skipped.get('metrics', ''))} not computed for "
                      f"{md_text(skipped.get('method', ''))}: {md_text(skipped.get('reason', ''))}.")
     lines.append("- The results hold for this dataset; other data can show other behaviour.")
@@ -328,15 +337,17 @@ def card_summary(narrative: list[NarrativeSection]) -> NarrativeSection | None:
                 summaries[0] if summaries else None)
 
 
-def _provenance(run: dict, narrative: list[NarrativeSection]) -> str:
+def _provenance(run: RunRecord, narrative: list[NarrativeSection]) -> str:
     """One line of versions, date, hash and the summary's writer (LLM model ids hold digits
     that are no measurement)."""
-    versions = run.get("versions", {})
+    versions = run.versions
     parts = [f"reportgen {versions.get('reportgen', '?')}"]
-    if run.get("created"):
-        parts.append(f"run created {run['created']}")
-    if run.get("config_hash"):
-        parts.append(f"config hash {run['config_hash']}")
+    if run.created:
+        parts.append(f"run created {run.created}")
+    if run.config_hash:
+        parts.append(f"config hash {run.config_hash}")
+    if run.modified:
+        parts.append(f"rendered with changed artifacts {', '.join(run.modified)}")
     parts += [f"{k} {v}" for k, v in versions.items() if k in ("torch", "grad-cam")]
     summary = card_summary(narrative)
     parts += [f"{summary.title}: {summary.provenance}"] if summary else []
@@ -350,11 +361,6 @@ def card_block(inputs: CardInputs) -> str:
     return "\n".join(lines)
 
 
-def _dump_front_matter(meta: dict, comment: str = "") -> str:
-    return ("---\n" + (f"# {comment}\n" if comment else "")
-            + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=4096) + "---\n")
-
-
 def render_card(inputs: CardInputs, model: str | None = None) -> str:
     """Front matter (the model-index of ``model``, default every model), a blank line, the
     marked block. The block covers every model of the run either way."""
@@ -362,122 +368,18 @@ def render_card(inputs: CardInputs, model: str | None = None) -> str:
     comment = ("One model-index entry per model of the run; the Hub reads one model per "
                "card: use `reportgen card RUN_DIR --model NAME --into README.md`."
                if several else "")
-    return (_dump_front_matter({"model-index": model_index(inputs, model)}, comment) + "\n"
+    return (dump_front_matter({"model-index": model_index(inputs, model)}, comment) + "\n"
             + card_block(inputs) + "\n")
 
 
 def build_card(run_dir: str | Path, *, model: str | None = None,
-               run: dict | None = None) -> str:
+               run: RunRecord | None = None) -> str:
     """The model card of a run directory (``run`` stands in for run.json when given)."""
     return render_card(load_card_inputs(run_dir, run), model)
 
 
-def _split_front_matter(text: str) -> tuple[str, dict | None, str]:
-    """(raw front matter with its ``---`` lines, its mapping or None, the rest)."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip() != "---":
-        return "", None, text
-    for i, line in enumerate(lines[1:], start=1):
-        if line.rstrip() in ("---", "..."):
-            raw = "".join(lines[:i + 1])
-            try:
-                meta = yaml.safe_load("".join(lines[1:i]))
-            except yaml.YAMLError as exc:
-                raise ReportgenError(f"the card's YAML front matter is invalid: {exc}") from None
-            if meta is None:
-                meta = {}
-            if not isinstance(meta, dict):
-                raise ReportgenError("the card's YAML front matter is not a mapping")
-            return raw, meta, "".join(lines[i + 1:])
-    raise ReportgenError("the card's YAML front matter has no closing '---' line")
-
-
-def _block_span(text: str) -> tuple[int, int] | None:
-    """(start, end) of the one marked block in ``text``; None when there is none."""
-    begins, ends = list(_BEGIN.finditer(text)), list(_END.finditer(text))
-    if not begins and not ends:
-        return None
-    if len(begins) == 1 and len(ends) == 1 and begins[0].end() <= ends[0].start():
-        return begins[0].start(), ends[0].end()
-    if len(begins) > 1 or len(ends) > 1:
-        problem = "more than one reportgen:begin or reportgen:end marker"
-    elif not ends:
-        problem = "a reportgen:begin marker without a reportgen:end marker"
-    elif not begins:
-        problem = "a reportgen:end marker without a reportgen:begin marker"
-    else:
-        problem = "the reportgen:end marker comes before the reportgen:begin marker"
-    raise ReportgenError(f"the card has {problem}; fix or remove the markers and run again")
-
-
-def _is_ours(result: Any) -> bool:
-    """A result reportgen wrote: every metric's type is a fact id naming a model."""
-    metrics = result.get("metrics") if isinstance(result, dict) else None
-    return bool(metrics) and isinstance(metrics, list) and all(
-        isinstance(m, dict) and "|model=" in str(m.get("type", "")) for m in metrics)
-
-
-def merge_model_index(existing: Any, ours: list[dict]) -> list:
-    """``existing`` model-index with our earlier results removed and ``ours`` added: into the
-    entry of the same model name, else (one model into a card about one model) into the
-    card's only entry, whatever its name, else as new entries at the end."""
-    if existing is None:
-        existing = []
-    if not isinstance(existing, list):
-        raise ReportgenError("the card's model-index is not a list")
-    by_name = {e["name"]: e["results"] for e in ours}
-    if len(ours) == 1 and len(existing) == 1 and isinstance(existing[0], dict):
-        by_name = {existing[0].get("name"): ours[0]["results"]}
-    merged: list = []
-    for entry in existing:
-        if not isinstance(entry, dict) or ("results" not in entry
-                                           and entry.get("name") not in by_name):
-            merged.append(entry)
-            continue
-        kept = [r for r in entry.get("results") or [] if not _is_ours(r)]
-        results = kept + by_name.pop(entry.get("name"), [])
-        # An entry that held only our earlier results goes when they go.
-        if results or len(kept) == len(entry.get("results") or []) \
-                or set(entry) - {"name", "results"}:
-            merged.append({**entry, "results": results})
-    merged += [e for e in ours if e["name"] in by_name]
-    return merged
-
-
-def insert_card(existing: str, block: str) -> str:
-    """``existing`` (a README or model card) with ``block`` (``build_card``'s output) put in:
-    an earlier reportgen block is replaced in place, else the block goes at the end; the
-    model-index is merged into the front matter. Text outside the markers keeps its bytes;
-    the front matter is rewritten (yaml.safe_dump) only when its model-index changes.
-    Idempotent: inserting the same block twice gives the same text."""
-    _, ours_meta, ours_body = _split_front_matter(block)
-    span = _block_span(ours_body)
-    if span is None:
-        raise ReportgenError("the card to insert has no reportgen block")
-    ours_block = ours_body[span[0]:span[1]]
-    raw, meta, body = _split_front_matter(existing)
-    span = _block_span(body)
-    if span is not None:
-        body = body[:span[0]] + ours_block + body[span[1]:]
-    else:
-        sep = "" if body.endswith("\n\n") else "\n" if body.endswith("\n") or not body else \
-            "\n\n"
-        body = body + sep + ours_block + "\n"
-    index = merge_model_index((meta or {}).get("model-index"),
-                              (ours_meta or {}).get("model-index", []))
-    if meta is not None and (meta.get("model-index") == index or
-                             (not index and "model-index" not in meta)):
-        return raw + body
-    new_meta = {k: v for k, v in (meta or {}).items() if k != "model-index"}
-    new_meta = {**(meta or {}), "model-index": index} if index else new_meta
-    front = _dump_front_matter(new_meta)
-    if meta is None and existing and not existing.startswith(("\n", "\r\n")):
-        front += "\n"
-    return front + body
-
-
 def write_card(run_dir: str | Path, into: str | Path | None = None, *,
-               model: str | None = None, run: dict | None = None,
+               model: str | None = None, run: RunRecord | None = None,
                inputs: CardInputs | None = None) -> Path:
     """Write ``run_dir/model_card.md`` (model-index: ``model``, default every model), or
     insert the card into ``into`` (created when missing, rewritten atomically only when its

@@ -11,13 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from reportgen.analysis.facts import FactTable, fact_id
+from reportgen.analysis.facts import FactTable, fact_id, stat_fact_id
 from reportgen.analysis.findings import Finding
-from reportgen.analysis.stats import ALL_CLASSES
 from reportgen.metrics.registry import METRICS, get_metric
 from reportgen.metrics.road import ROAD_CAVEAT
 from reportgen.narrative.placeholders import fill_placeholders
-from reportgen.narrative.section import NarrativeSection
+from reportgen.narrative.written import NarrativeSection
 from reportgen.report.figures import (
     Figure,
     class_boxplots,
@@ -26,9 +25,11 @@ from reportgen.report.figures import (
     is_baseline,
     ph_boxplot,
     region_order,
-    road_curve_figure,
 )
 from reportgen.report.gallery import GalleryEntry, gallery_figure
+from reportgen.report.road_figure import road_curve_figure
+from reportgen.run_record import RunRecord
+from reportgen.vocab import ALL_CLASSES, ALL_SAMPLES, OBJECT
 
 QUARTILE_METRICS = ("pqah.ph", "pqah.precision", "pqah.recall")
 TABLE_COLUMNS = 7  # region columns per per-class table
@@ -42,10 +43,8 @@ def _fact_cell(facts: FactTable, fid: str) -> dict[str, str]:
 def scored_regions(facts: FactTable, model: str, method: str, cls: str, metric: str,
                    part_names: list[str]) -> list[str]:
     """Regions with a median for (model, method, class), in figure order."""
-    regions = {f.dims["region"] for f in facts
-               if f.id.startswith(f"{metric}.q2|") and f.dims.get("model") == model
-               and f.dims.get("method") == method and f.dims.get("class") == cls
-               and "subset" not in f.dims}
+    regions = {f.dims["region"] for f in facts.select(metric=metric, stat="q2", model=model,
+                                                      method=method, class_=cls)}
     return region_order(sorted(regions), part_names)
 
 
@@ -56,21 +55,25 @@ def quartile_rows(facts: FactTable, model: str, method: str, cls: str, metric: s
     for region in regions:
         dims = {"model": model, "method": method, "class": cls, "region": region}
         rows.append({"region": region,
-                     **{stat: _fact_cell(facts, fact_id(f"{metric}.{stat}", **dims))
+                     **{stat: _fact_cell(facts, stat_fact_id(metric, stat, **dims))
                         for stat in ("n", "q1", "q2", "q3", "ci_low", "ci_high")}})
     return rows
 
 
 def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[NarrativeSection],
-                  exclusions: pd.DataFrame, run: dict, part_names: list[str],
-                  class_names: list[str], findings: list[Finding] | None = None,
-                  gallery: Sequence[GalleryEntry] = (), gallery_max_parts: int = 12,
-                  max_class_figures: int = 4, gallery_max_figures: int = 8
-                  ) -> dict[str, Any]:
-    pairs = sorted({(f.dims["model"], f.dims["method"]) for f in facts
-                    if f.id.startswith("pqah.ph.q2|")})
+                  exclusions: pd.DataFrame, run: RunRecord,
+                  findings: list[Finding] | None = None,
+                  gallery: Sequence[GalleryEntry] = ()) -> dict[str, Any]:
+    """The template's context; the names come from ``run.dataset``, the figure and gallery
+    caps from the run's ``report`` settings."""
+    part_names, class_names = list(run.dataset.part_names), list(run.dataset.class_names)
+    settings = run.report_settings()
+    gallery_max_parts = settings.gallery_max_parts
+    max_class_figures = settings.max_class_figures
+    gallery_max_figures = settings.gallery_max_figures
+    pairs = facts.pairs(baselines=True)  # the baselines get their own boxplots and columns
     comparisons = []
-    stats = stats[stats["subset"] == "all"] if "subset" in stats else stats
+    stats = stats[stats["subset"] == ALL_SAMPLES] if "subset" in stats else stats
     for model, method in pairs:
         figure: Figure = ph_boxplot(stats, model, method, part_names)
         class_figures, classes_left_out = _class_figures(stats, model, method, part_names,
@@ -82,7 +85,8 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         # Per-class rows use the pooled regions as columns, so cells line up under headers.
         pooled = [r["region"] for r in tables["pqah.ph"]]
         # Classes without a scored image (e.g. under --limit) get no row.
-        scored = {facts[fid].dims["class"] for fid in _ph_n_ids(facts, model, method)}
+        scored = {f.dims["class"] for f in facts.select(metric="pqah.ph", stat="n",
+                                                        model=model, method=method)}
         classes_with_facts = [c for c in class_names if c in scored]
         # Regions in column groups: a table stays within the page whatever the part count.
         column_groups = [pooled[i:i + TABLE_COLUMNS] for i in range(0, len(pooled),
@@ -106,24 +110,24 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
                  "paragraphs": fill_placeholders(s.text, facts).split("\n\n")}
                 for s in narrative if s.audience == shown]
     # Per-fraction ROAD points (road.morf@0.3) are drawn as curves, not table columns.
-    object_metrics = sorted({f.id.split("|")[0].rsplit(".", 1)[0] for f in facts
-                             if f.dims.get("region") == "object" and ".q2|" in f.id + "|"
-                             and "@" not in f.id.split("|")[0]})
+    object_metrics = sorted({f.metric for f in facts.select(stat="q2", region=OBJECT,
+                                                            subset=None)
+                             if "@" not in f.metric})
     # One row per metric, one column per model x method: stays within the page width.
     stat = {"mean": "mean", "median": "q2"}
     object_table = {
         "pairs": [{"model": model, "method": method} for model, method in pairs],
         "rows": [{"id": m, "name": info.name, "meaning": info.meaning, "summary": info.summary,
                   "arrow": {"higher": "↑", "lower": "↓"}.get(info.direction, ""),
-                  "cells": [{"value": _fact_cell(facts, fact_id(f"{m}.{stat[info.summary]}",
-                                                                **dims)),
-                             "n": _fact_cell(facts, fact_id(f"{m}.n", **dims))}
+                  "cells": [{"value": _fact_cell(facts, stat_fact_id(m, stat[info.summary],
+                                                                     **dims)),
+                             "n": _fact_cell(facts, stat_fact_id(m, "n", **dims))}
                             for model, method in pairs
                             for dims in [{"model": model, "method": method,
-                                          "class": ALL_CLASSES, "region": "object"}]]}
+                                          "class": ALL_CLASSES, "region": OBJECT}]]}
                  for m in object_metrics for info in [get_metric(m)]],
     }
-    shown_metrics = sorted({f.id.split("|")[0].rsplit(".", 1)[0].split("@")[0] for f in facts})
+    shown_metrics = sorted({f.metric.split("@")[0] for f in facts})
     definitions = []
     for m in shown_metrics:
         try:
@@ -141,7 +145,7 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
     counts = {k: _fact_cell(facts, fact_id(k)) for k in
               ("run.samples.total", "run.samples.scored", "run.samples.excluded")}
     return {
-        "title": run.get("title", "Heatmap analysis report"),
+        "title": run.title,
         "run": run,
         "counts": counts,
         "narrative": sections,
@@ -151,7 +155,7 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         and road is None else "",
         "conditions": [{**c, "shown": [{"id": fid, "display": facts.display(fid)}
                                         for fid in c["triggered"][:5] if fid in facts]}
-                       for c in run.get("conditions", [])],
+                       for c in run.conditions],
         "comparisons": comparisons,
         "comparison_figure": asdict(comparison_figure(stats, pairs, part_names))
         if len(pairs) > 1 else None,
@@ -161,8 +165,8 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         "gallery_left_out": [f"{m} · {k}" for m, k in gallery_pairs[gallery_max_figures:]],
         "sections": {s["id"]: s for s in sections},
         "definitions": definitions,
-        "parameters": _parameters(run.get("config", {})),
-        "narrative_info": run.get("narrative", {}),
+        "parameters": _parameters(run.config),
+        "narrative_info": run.narrative,
         "exclusions": exclusions.to_dict(orient="records"),
         "part_names": part_names,
         "class_names": class_names,
@@ -186,11 +190,6 @@ def _parameters(config: dict) -> list[dict[str, str]]:
              f"fractions {faith.get('road_fractions')}, imputation noise "
              f"{faith.get('road_noise_std')}")]
     return [{"name": k, "value": str(v)} for k, v in rows if v != ""]
-
-
-def _ph_n_ids(facts: FactTable, model: str, method: str) -> list[str]:
-    prefix = f"pqah.ph.n|model={model}|method={method}|"
-    return [f.id for f in facts if f.id.startswith(prefix) and "subset" not in f.dims]
 
 
 def _class_figures(stats: pd.DataFrame, model: str, method: str, part_names: list[str],

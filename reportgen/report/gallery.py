@@ -1,264 +1,50 @@
-"""The example gallery: for every part, the images with the highest and the lowest PH.
-
-``GalleryCollector`` streams over the scored batches and keeps, per (model, method, part), only
-the two extreme samples seen so far (memory does not grow with the number of images): a
-thumbnail of the image, the normalised heatmap and the part's mask at the thumbnail's size.
-``save`` writes one compressed ``.npz`` (``gallery.npz`` in the run directory) that
-``load_gallery`` reads back without a model or a dataset, so ``reportgen render`` can redraw
-``gallery_figure`` from it.
-
-Ties are broken by ``(image_id, object_id)`` (the smaller wins), so the selection does not
-depend on how the images were split into batches.
-"""
+"""The example gallery's figures: per model and method, the highest- and lowest-PH image of
+every part (selected and saved by ``reportgen.scoring.gallery``), heat over the image with the
+part's outline."""
 
 from __future__ import annotations
 
-import io
-import json
-import os
-import zipfile
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
 import matplotlib.patheffects as path_effects
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-from PIL import Image
 
-from reportgen.analysis.rules import BASELINE_MODEL
-from reportgen.data.sample import Sample
-from reportgen.heatmaps.base import HeatmapBatch
-from reportgen.io import atomic_write
-from reportgen.metrics.normalize import prepare_heatmaps
 from reportgen.report.figures import Figure, _png_data_uri, pair_label
+from reportgen.scoring.gallery import RANKS, GalleryEntry, load_gallery
 
-Rank = Literal["highest", "lowest"]
-RANKS: tuple[Rank, Rank] = ("highest", "lowest")
-PH = "pqah.ph"
-GALLERY_FORMAT = "reportgen-gallery"
-GALLERY_VERSION = 1
+__all__ = ["GalleryEntry", "GalleryLayout", "gallery_alt", "gallery_figure", "gallery_figures",
+           "gallery_layout", "load_gallery"]
+
 HEATMAP_CMAP = "cividis"  # perceptually uniform and colour-vision-deficiency safe
 CONTOUR_COLOUR = "white"  # drawn over a black stroke: visible on any image and heat colour
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: the same gallery gives the same bytes
-
-
-@dataclass(frozen=True, eq=False)
-class GalleryEntry:
-    """One example image for one (model, method, part) and rank.
-
-    ``image`` (h, w, 3) uint8 with ``max(h, w) <= thumb_size``; ``heatmap`` (h, w) float16 in
-    [0, 1] (METRICS.md normalisation, resized bilinearly to the thumbnail); ``mask`` (h, w) bool,
-    the part. ``ph`` is the sample's PH on the part: it orders the selection and is not a fact,
-    so figures never print it.
-    """
-
-    model: str
-    method: str
-    part: str
-    rank: Rank
-    image_id: str
-    object_id: int
-    class_name: str
-    ph: float
-    image: np.ndarray
-    heatmap: np.ndarray
-    mask: np.ndarray
-
-    def meta(self) -> dict:
-        return {"model": self.model, "method": self.method, "part": self.part,
-                "rank": self.rank, "image_id": self.image_id, "object_id": self.object_id,
-                "class_name": self.class_name, "ph": self.ph}
-
-
-def thumbnail_size(size: tuple[int, int], thumb_size: int) -> tuple[int, int]:
-    """(H, W) -> (h, w) with the same aspect ratio, longest side <= thumb_size (never upscaled)."""
-    height, width = size
-    scale = min(1.0, thumb_size / max(height, width, 1))
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def _thumb_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if image.shape[:2] == size:
-        return np.ascontiguousarray(image, dtype=np.uint8)
-    resized = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).resize(
-        (size[1], size[0]), Image.Resampling.LANCZOS)
-    return np.asarray(resized, dtype=np.uint8)
-
-
-def _thumb_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Area-average the mask to ``size`` and keep cells at least half covered; a part too small
-    for that keeps every cell it touches, so a present part never vanishes."""
-    if mask.shape == size:
-        return mask.astype(bool)
-    cover = np.asarray(Image.fromarray(mask.astype(np.float32)).resize(
-        (size[1], size[0]), Image.Resampling.BOX))
-    small = cover >= 0.5
-    return small if small.any() else cover > 0
-
-
-def _thumb_heatmap(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Clip, resize (bilinear, as the metrics do) and divide by the peak: (h, w) float16."""
-    clipped, peak, degenerate = prepare_heatmaps(np.asarray(heatmap, np.float32)[None], size)
-    if degenerate[0]:
-        return np.zeros(size, np.float16)
-    return np.clip(clipped[0] / peak[0], 0, 1).astype(np.float16)
-
-
-def _part_mask(sample: Sample, part: str) -> np.ndarray:
-    """(H, W) bool mask of ``part`` in ``sample`` (void pixels excluded)."""
-    k = sample.part_names.index(part)
-    if sample.labels is not None:
-        return sample.labels == k + 1
-    return sample.part_masks[k] & sample.valid_pixels()
-
-
-def _extremes(ph: pd.DataFrame) -> dict[Rank, pd.DataFrame]:
-    """Per region, the row with the highest and the lowest ``value``; ties -> smallest
-    (image_id, object_id). One sort per rank over the whole table (no loop over rows)."""
-    out = {}
-    for rank, descending in (("highest", True), ("lowest", False)):
-        ordered = ph.sort_values(["region", "value", "image_id", "object_id"],
-                                 ascending=[True, not descending, True, True], kind="stable")
-        out[rank] = ordered.drop_duplicates("region", keep="first")
-    return out
-
-
-def _better(rank: Rank, new: tuple[float, str, int], old: tuple[float, str, int]) -> bool:
-    """Is candidate ``new`` = (ph, image_id, object_id) preferred to ``old`` for ``rank``?"""
-    if new[0] != old[0]:
-        return new[0] > old[0] if rank == "highest" else new[0] < old[0]
-    return new[1:] < old[1:]
-
-
-class GalleryCollector:
-    """Streaming selection of gallery examples (see the module docstring).
-
-    ``part_names``: the dataset's part vocabulary (the gallery's row order); ``thumb_size``:
-    longest thumbnail side in pixels; ``include_models``: collect only these models (None:
-    all); ``include_baselines``: also collect the ``baseline`` model's random/center heatmaps.
-    """
-
-    def __init__(self, part_names: Sequence[str], thumb_size: int = 128,
-                 include_models: Collection[str] | None = None, include_baselines: bool = True):
-        if thumb_size < 1:
-            raise ValueError(f"thumb_size must be >= 1, got {thumb_size}")
-        self.part_names = tuple(part_names)
-        self.thumb_size = int(thumb_size)
-        self.include_models = None if include_models is None else frozenset(include_models)
-        self.include_baselines = include_baselines
-        self._best: dict[tuple[str, str, str, Rank], GalleryEntry] = {}
-
-    def wants(self, model: str) -> bool:
-        if model == BASELINE_MODEL and not self.include_baselines:
-            return False
-        return self.include_models is None or model in self.include_models
-
-    def update(self, model: str, method: str, samples: Sequence[Sample], heat: HeatmapBatch,
-               table: pd.DataFrame) -> None:
-        """Offer one scored batch: ``heat.heatmaps[i]`` belongs to ``samples[i]``; ``table`` is
-        ``score_batch``'s output for these samples (other models, metrics and regions in it
-        are ignored)."""
-        if not self.wants(model) or table.empty or not samples:
-            return
-        ph = table[(table["metric"] == PH) & (table["model"] == model)
-                   & (table["method"] == method) & table["region"].isin(self.part_names)]
-        if ph.empty:
-            return
-        ph = ph.assign(object_id=ph["object_id"].astype(np.int64))
-        index = {(s.image_id, int(s.object_id)): i for i, s in enumerate(samples)}
-        for rank, rows in _extremes(ph).items():
-            for row in rows.itertuples(index=False):  # at most one row per part
-                key = (model, method, row.region, rank)
-                candidate = (float(row.value), str(row.image_id), int(row.object_id))
-                old = self._best.get(key)
-                if old is not None and not _better(rank, candidate,
-                                                   (old.ph, old.image_id, old.object_id)):
-                    continue
-                i = index.get(candidate[1:])
-                if i is None:
-                    raise ValueError(f"table row {candidate[1:]} is not among the samples")
-                self._best[key] = self._entry(model, method, row.region, rank, candidate[0],
-                                              samples[i], heat.heatmaps[i])
-
-    def _entry(self, model: str, method: str, part: str, rank: Rank, value: float,
-               sample: Sample, heatmap: np.ndarray) -> GalleryEntry:
-        size = thumbnail_size(sample.size, self.thumb_size)
-        return GalleryEntry(model, method, part, rank, sample.image_id, int(sample.object_id),
-                            sample.class_name, value, _thumb_image(sample.image, size),
-                            _thumb_heatmap(heatmap, size),
-                            _thumb_mask(_part_mask(sample, part), size))
-
-    def entries(self) -> list[GalleryEntry]:
-        """Entries sorted by model, method, part (dataset order), rank (highest first)."""
-        return sorted(self._best.values(), key=lambda e: _entry_order(e, self.part_names))
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the gallery to one compressed .npz, atomically; the same entries give the
-        same bytes."""
-        return save_gallery(path, self.entries(), self.part_names, self.thumb_size)
-
-
-def _entry_order(entry: GalleryEntry, part_names: Sequence[str]) -> tuple:
-    part = (part_names.index(entry.part), "") if entry.part in part_names else (
-        len(part_names), entry.part)
-    return entry.model, entry.method, part, RANKS.index(entry.rank)
-
-
-def _write_npz(target: Path, arrays: dict[str, np.ndarray]) -> None:
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, array in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asarray(array), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, buf.getvalue(), compresslevel=6)
-
-
-def save_gallery(path: str | os.PathLike, entries: Sequence[GalleryEntry],
-                 part_names: Sequence[str], thumb_size: int) -> Path:
-    """Write ``entries`` as ``path`` (.npz): a JSON ``meta`` string and, per entry i,
-    ``image_i``, ``heatmap_i``, ``mask_i``."""
-    meta = {"format": GALLERY_FORMAT, "version": GALLERY_VERSION,
-            "part_names": list(part_names), "thumb_size": int(thumb_size),
-            "entries": [e.meta() for e in entries]}
-    arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta, sort_keys=True))}
-    for i, e in enumerate(entries):
-        arrays[f"image_{i}"] = e.image.astype(np.uint8)
-        arrays[f"heatmap_{i}"] = e.heatmap.astype(np.float16)
-        arrays[f"mask_{i}"] = e.mask.astype(bool)
-    return atomic_write(path, lambda tmp: _write_npz(tmp, arrays))
-
-
-def load_gallery(path: str | os.PathLike) -> list[GalleryEntry]:
-    """Read a gallery written by ``save`` / ``save_gallery`` (no model or dataset needed)."""
-    with np.load(path, allow_pickle=False) as data:
-        meta = json.loads(data["meta"].item())
-        if meta.get("format") != GALLERY_FORMAT or meta.get("version") != GALLERY_VERSION:
-            raise ValueError(f"{path}: not a reportgen gallery (format "
-                             f"{meta.get('format')!r}, version {meta.get('version')!r})")
-        return [GalleryEntry(**m, image=data[f"image_{i}"], heatmap=data[f"heatmap_{i}"],
-                             mask=data[f"mask_{i}"])
-                for i, m in enumerate(meta["entries"])]
 
 
 def _short(text: str, limit: int = 26) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _draw_example(ax: plt.Axes, entry: GalleryEntry) -> plt.cm.ScalarMappable:
+def _panel_title(entry: GalleryEntry, chars: int) -> str:
+    """Rank, image id and class in two lines of at most ``chars`` characters ("PH" goes
+    first when a narrow panel needs the room)."""
+    line = f"{entry.rank} PH: {entry.image_id}"
+    if len(line) > chars:
+        line = f"{entry.rank}: {_short(entry.image_id, max(4, chars - len(entry.rank) - 2))}"
+    return f"{line}\n{_short(entry.class_name, max(4, chars))}"
+
+
+def _draw_example(ax: plt.Axes, entry: GalleryEntry, chars: int = 26
+                  ) -> plt.cm.ScalarMappable:
     ax.imshow(entry.image, interpolation="nearest")
     heat = ax.imshow(entry.heatmap.astype(np.float32), cmap=HEATMAP_CMAP, vmin=0, vmax=1,
                      alpha=0.55, interpolation="nearest")
+    ax.set_anchor("N")  # a thumbnail smaller than the panel's box hangs from its top edge
     if entry.mask.any() and not entry.mask.all():
         contour = ax.contour(entry.mask.astype(np.float32), levels=[0.5],
                              colors=CONTOUR_COLOUR, linewidths=1.1)
         contour.set(path_effects=[path_effects.withStroke(linewidth=2.4, foreground="black")])
-    ax.set_title(f"{entry.rank} PH: {_short(entry.image_id)}\n{_short(entry.class_name)}",
-                 fontsize=7)
+    ax.set_title(_panel_title(entry, chars), fontsize=7)
     return heat
 
 
@@ -281,56 +67,159 @@ def gallery_alt(entries: Sequence[GalleryEntry], model: str, method: str,
     return " ".join(lines)
 
 
-def _panel_size(entries: Sequence[GalleryEntry]) -> tuple[float, float]:
-    """(width, height) in inches of one panel: portrait thumbnails 2.0 in high, others 2.3 in
-    wide, so a row of two stays within an A4 column."""
-    aspect = max((e.image.shape[0] / e.image.shape[1] for e in entries), default=1.0)
-    return (2.0 / aspect, 2.0) if aspect > 1 else (2.3, 2.3 * aspect)
+# The PDF shows a figure at its pixel size at 96 px/in, capped at the content width (180 mm)
+# and 225 mm high (report.css); at savefig's 110 dpi that is this box in figure inches. A
+# gallery that fits it is never shrunk, so its panels keep the size laid out here.
+DPI = 110
+PAGE_IN = (180 / 25.4 * 96 / DPI - 0.1, 225 / 25.4 * 96 / DPI - 0.1)
+LEGIBLE_IN = 1.0  # a panel's short side at least this: a person in a photo stays readable
+MAX_PANEL_IN = 2.3  # a panel's height at most this (its width: what the page allows)
+MAX_PART_COLUMNS = 3
+# Fixed parts of the layout, inches: figure margin, part label, gaps, panel title, header
+# (suptitle) and footer (colour bar).
+_MARGIN, _LABEL, _GAP, _COLUMN_GAP, _ROW_GAP = 0.1, 0.3, 0.12, 0.25, 0.1
+_TITLE, _HEAD, _FOOT = 0.34, 0.5, 0.62
+
+
+@dataclass(frozen=True)
+class GalleryLayout:
+    """Parts side by side (``columns``, each a highest and a lowest panel) and below each
+    other (``rows``), ``parts_per_figure`` per figure; ``panel`` (width, height) in inches,
+    the box every thumbnail is fitted into with its aspect ratio kept."""
+
+    columns: int
+    rows: int
+    parts_per_figure: int
+    panel: tuple[float, float]
+
+    def figure_size(self, columns: int, rows: int) -> tuple[float, float]:
+        width, height = self.panel
+        return (2 * _MARGIN + columns * (_LABEL + 2 * width + _GAP)
+                + (columns - 1) * _COLUMN_GAP,
+                _HEAD + rows * (_TITLE + height + _ROW_GAP) + _FOOT)
+
+
+def _fit(per_figure: int, box: tuple[int, int]) -> GalleryLayout:
+    """The layout of ``per_figure`` parts with the largest panels that fit PAGE_IN."""
+    unit = (box[1] / box[0], 1.0)  # panel (w, h) per inch of its height
+    best = None
+    for columns in range(1, min(MAX_PART_COLUMNS, per_figure) + 1):
+        rows = -(-per_figure // columns)
+        room_w = ((PAGE_IN[0] - 2 * _MARGIN - (columns - 1) * _COLUMN_GAP) / columns
+                  - _LABEL - _GAP) / 2
+        room_h = (PAGE_IN[1] - _HEAD - _FOOT) / rows - _TITLE - _ROW_GAP
+        height = max(0.2, min(MAX_PANEL_IN, room_w / unit[0], room_h))
+        layout = GalleryLayout(columns, rows, per_figure, (height * unit[0], height))
+        if best is None or min(layout.panel) > min(best.panel) + 1e-9:
+            best = layout
+    return best
+
+
+def gallery_layout(n_parts: int, box: tuple[int, int], max_figures: int | None = None
+                   ) -> GalleryLayout:
+    """The fewest figures (at most ``max_figures``) whose panels are legible (short side >=
+    LEGIBLE_IN, or as large as a figure of one part allows) when each figure fits PAGE_IN.
+    ``box`` (h, w) in thumbnail pixels: the largest thumbnail height and width, so a panel
+    has the thumbnails' own aspect ratio."""
+    n_parts = max(1, n_parts)
+    target = min(LEGIBLE_IN, min(_fit(1, box).panel)) - 1e-9
+    for figures in range(1, min(max_figures or n_parts, n_parts) + 1):
+        layout = _fit(-(-n_parts // figures), box)
+        if min(layout.panel) >= target:
+            break
+    return layout
+
+
+def _thumb_box(entries: Sequence[GalleryEntry]) -> tuple[int, int]:
+    return (max((e.image.shape[0] for e in entries), default=1),
+            max((e.image.shape[1] for e in entries), default=1))
+
+
+def _gallery_parts(entries: Sequence[GalleryEntry], part_names: Sequence[str],
+                   max_parts: int) -> tuple[list[str], list[str]]:
+    """(parts shown, in dataset order; parts left out by ``max_parts``)."""
+    present = {e.part for e in entries}
+    parts = [p for p in part_names if p in present]
+    parts += sorted(present - set(parts))
+    return parts[:max_parts], parts[max_parts:]
+
+
+def _render(by_key: dict, parts: Sequence[str], layout: GalleryLayout, title: str) -> plt.Figure:
+    """One figure of ``parts`` (row by row, ``layout.columns`` parts per row), axes placed
+    in inches so every panel gets exactly ``layout.panel``."""
+    columns = max(1, min(layout.columns, len(parts)))
+    rows = max(1, -(-len(parts) // columns))
+    fig_w, fig_h = layout.figure_size(columns, rows)
+    fig = plt.figure(figsize=(fig_w, fig_h))
+    width, height = layout.panel
+
+    def axes(left: float, top: float, w: float, h: float) -> plt.Axes:
+        return fig.add_axes((left / fig_w, 1 - (top + h) / fig_h, w / fig_w, h / fig_h))
+
+    heat = None
+    chars = int((width + _GAP) / 0.055)  # a 7 pt character is about 0.055 in wide
+    for i, part in enumerate(parts):
+        row, column = divmod(i, columns)
+        left = _MARGIN + column * (_LABEL + 2 * width + _GAP + _COLUMN_GAP) + _LABEL
+        top = _HEAD + row * (_TITLE + height + _ROW_GAP) + _TITLE
+        for c, rank in enumerate(RANKS):
+            ax = axes(left + c * (width + _GAP), top, width, height)
+            heat = _draw_example(ax, by_key[part, rank], chars)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(_short(part, int(height / 0.07)), fontsize=9, fontweight="bold")
+    if not parts:
+        fig.text(0.05, 0.5, "No examples: no part was present in a scored image.",
+                 ha="left", va="center", fontsize=8)
+    fig.suptitle(title, fontsize=9, y=1 - 0.08 / fig_h, va="top")
+    if heat is not None:
+        bar_w = min(fig_w - 2 * _MARGIN, 3.5)
+        bar = fig.colorbar(heat, cax=axes((fig_w - bar_w) / 2, fig_h - _FOOT + 0.12, bar_w,
+                                          0.12), orientation="horizontal")
+        bar.set_ticks([0, 1], labels=["no heat", "peak heat"], fontsize=7)
+        bar.set_label("heatmap; white outline = the part", fontsize=7)
+    return fig
+
+
+def gallery_figures(entries: Sequence[GalleryEntry], model: str, method: str,
+                    part_names: Sequence[str], max_parts: int = 12,
+                    max_figures: int | None = None) -> list[Figure]:
+    """Highest- and lowest-PH example of each part for model x method, split into as few
+    figures as keep every panel legible on a PDF page (``gallery_layout``).
+
+    Each panel: the thumbnail at its own aspect ratio, the heatmap in cividis (alpha 0.55)
+    and the part's outline. At most ``max_parts`` parts; the alt texts name the images, the
+    last one the parts left out. PNGs are quantised to 256 colours.
+    """
+    mine = [e for e in entries if e.model == model and e.method == method]
+    shown, hidden = _gallery_parts(mine, part_names, max_parts)
+    by_key = {(e.part, e.rank): e for e in mine}
+    layout = gallery_layout(len(shown), _thumb_box(mine), max_figures)
+    chunks = [shown[i:i + layout.parts_per_figure]
+              for i in range(0, len(shown), layout.parts_per_figure)] or [[]]
+    title = f"{pair_label(model, method)}: does the heat sit on the part\nin its best and " \
+            "worst examples?"
+    figures = []
+    for i, parts in enumerate(chunks):
+        last = i == len(chunks) - 1
+        page_title = title + (" (continued)" if i else "")
+        caption = ("For each part, the image whose heatmap has the highest PH on the part "
+                   "(left) and the lowest (right), among the images where the part is present. "
+                   "Heatmaps are normalised to their own peak; the white outline marks the "
+                   "part.")
+        if hidden and last:
+            caption += f" Parts not shown (gallery capped): {', '.join(hidden)}."
+        fig = _render(by_key, parts, layout, page_title)
+        figures.append(Figure(f"gallery-{model}-{method}" + (f"-{i + 1}" if i else ""),
+                              page_title.replace("\n", " "), caption,
+                              gallery_alt(mine, model, method, parts, hidden if last else ()),
+                              _png_data_uri(fig, dpi=DPI, colours=256)))
+    return figures
 
 
 def gallery_figure(entries: Sequence[GalleryEntry], model: str, method: str,
                    part_names: Sequence[str], max_parts: int = 12) -> Figure:
-    """Highest- and lowest-PH example of each part (rows, dataset order) for model x method.
-
-    Each panel: the thumbnail, the heatmap in cividis (alpha 0.55) and the part's outline.
-    At most ``max_parts`` rows; the alt text names the images and the parts left out. The PNG
-    is quantised to 256 colours (about 60 KB per part for photo thumbnails of 128 px).
-    """
-    mine = [e for e in entries if e.model == model and e.method == method]
-    present = {e.part for e in mine}
-    parts = [p for p in part_names if p in present]
-    parts += sorted(present - set(parts))
-    shown, hidden = parts[:max_parts], parts[max_parts:]
-    by_key = {(e.part, e.rank): e for e in mine}
-    title = f"{pair_label(model, method)}: does the heat sit on the part\nin its best and " \
-            "worst examples?"
-    rows = max(1, len(shown))
-    width, height = _panel_size([by_key[p, r] for p in shown for r in RANKS])
-    fig, axes = plt.subplots(rows, 2, figsize=(2 * width + 0.8, rows * (height + 0.5) + 1.1),
-                             squeeze=False, layout="constrained")
-    heat = None
-    for r, part in enumerate(shown):
-        for c, rank in enumerate(RANKS):
-            ax = axes[r, c]
-            heat = _draw_example(ax, by_key[part, rank])
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r, 0].set_ylabel(part, fontsize=9, fontweight="bold")
-    if not shown:
-        for ax in axes.ravel():
-            ax.axis("off")
-        axes[0, 0].text(0.0, 0.5, "No examples: no part was present in a scored image.",
-                        ha="left", va="center", fontsize=8, transform=axes[0, 0].transAxes)
-    fig.suptitle(title, fontsize=9)
-    if heat is not None:
-        bar = fig.colorbar(heat, ax=axes, orientation="horizontal", shrink=0.8, aspect=30)
-        bar.set_ticks([0, 1], labels=["no heat", "peak heat"], fontsize=7)
-        bar.set_label("heatmap; white outline = the part", fontsize=7)
-    caption = ("For each part, the image whose heatmap has the highest PH on the part (left) "
-               "and the lowest (right), among the images where the part is present. Heatmaps "
-               "are normalised to their own peak; the white outline marks the part.")
-    if hidden:
-        caption += f" Parts not shown (gallery capped): {', '.join(hidden)}."
-    return Figure(f"gallery-{model}-{method}", title.replace("\n", " "), caption,
-                  gallery_alt(mine, model, method, shown, hidden),
-                  _png_data_uri(fig, dpi=110, colours=256))
+    """``gallery_figures`` in one figure: every shown part, panels as large as one PDF page
+    allows (below LEGIBLE_IN only when many parts share the page)."""
+    return gallery_figures(entries, model, method, part_names, max_parts, max_figures=1)[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reportgen.config import config_from_dict
+from reportgen.config_yaml import config_from_dict
 from reportgen.pipeline import run_pipeline
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "reportgen" / "analysis"
@@ -24,6 +24,7 @@ def config(folder_dataset, tmp_path):
                              "batch_size": 3, "device": "cpu", "seed": 3})
 
 
+@pytest.mark.slow
 def test_two_runs_write_byte_identical_facts_that_follow_the_schema(config, tmp_path):
     run_pipeline(config, tmp_path / "a")
     run_pipeline(config, tmp_path / "b")

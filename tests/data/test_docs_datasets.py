@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reportgen.data.spec import FORMATS, check_options
+from reportgen.data import check_options, dataset_formats
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "datasets.md"
 
@@ -24,7 +24,7 @@ def _dataset_sections() -> list[dict]:
 
 
 def test_every_format_has_a_config_example():
-    assert {s["format"] for s in _dataset_sections()} == set(FORMATS) - {"folder"}
+    assert {s["format"] for s in _dataset_sections()} == set(dataset_formats()) - {"folder"}
 
 
 @pytest.mark.parametrize("section", _dataset_sections(), ids=lambda s: s["format"])
@@ -45,3 +45,16 @@ def test_folder_manifest_example_is_a_valid_manifest(tmp_path, make):
     (sample,) = FolderDataset(tmp_path)
     assert isinstance(sample, Sample) and sample.class_name == "sparrow"
     assert sample.region_names == ("background", "head", "wing", "tail", "legs")
+
+
+def test_read_rules_in_the_examples_are_known_keys_with_valid_values():
+    from reportgen.data.policy import POLICY_KEYS
+
+    sections = [yaml.safe_load(b)["dataset"] for b in _blocks("yaml")]
+    rules = [{k: v for k, v in s.items() if k not in ("root", "format", "options")}
+             for s in sections]
+    assert any(rules)
+    for section, rule in zip(sections, rules, strict=True):
+        assert set(rule) <= set(POLICY_KEYS), rule
+        check_options(section.get("format", "folder"), {**section.get("options", {}), **rule},
+                      where=str(DOC))

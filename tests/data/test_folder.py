@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reportgen.data.folder import FolderDataset, load_dataset
+from reportgen.data import load_dataset
+from reportgen.data.folder import FolderDataset
 from reportgen.data.sample import Sample
 from reportgen.errors import DatasetError
 from reportgen.exclusions import Exclusion

@@ -9,7 +9,6 @@ import pytest
 
 from reportgen.data import Dataset, load_dataset
 from reportgen.data.folder import FolderDataset
-from reportgen.data.folder import load_dataset as folder_load_dataset
 from reportgen.data.mat_labelmap import MatLabelMapDataset
 from reportgen.data.pascal_part import PascalPartDataset
 from reportgen.data.spec import check_options, format_options, parse_spec
@@ -29,8 +28,8 @@ def test_folder_path_is_the_folder_format(folder_dataset):
     assert ds.format == "folder" and len(ds) == 8
 
 
-def test_pipeline_import_path_still_opens_folders_with_a_limit(folder_dataset):
-    ds = folder_load_dataset(folder_dataset, limit=3)
+def test_a_limit_keeps_the_first_items(folder_dataset):
+    ds = load_dataset(folder_dataset, limit=3)
     assert len(ds) == 3 and len(list(ds)) == 3
 
 

@@ -49,6 +49,7 @@ def _peaks(items, checkpoints: set[int]) -> dict[int, int]:
     return peaks
 
 
+@pytest.mark.slow
 def test_iterating_2000_images_keeps_peak_memory_flat(big_folder):
     dataset = load_dataset(big_folder)
     peaks = _peaks(iter(dataset), {100, N})
@@ -58,6 +59,7 @@ def test_iterating_2000_images_keeps_peak_memory_flat(big_folder):
     assert peaks[N] - peaks[100] < 20 * sample_bytes, peaks
 
 
+@pytest.mark.slow
 def test_inspecting_2000_images_keeps_peak_memory_flat(big_folder):
     tracemalloc.start()
     try:

@@ -172,6 +172,40 @@ def test_weights_with_the_wrong_number_of_classes_raise_model_error(tmp_path):
     assert str(weights) in str(info.value)
 
 
+def test_wrong_architecture_error_counts_and_names_the_keys_in_one_uncut_line(tmp_path):
+    weights = tmp_path / "partnet.pt"
+    torch.save(PartNet(3).state_dict(), weights)
+    with pytest.raises(ModelError) as info:
+        load_model(ModelSpec("r", "resnet18", 3, weights=weights))
+    message = str(info.value)
+    expected = len(load_model(ModelSpec("r", "resnet18", 3)).module.state_dict())
+    assert f"{expected} of the model's {expected} entries are not in the file" in message
+    assert "(conv1.weight, bn1.weight, bn1.bias, ..." in message
+    assert "entries of the file are not in the model (features.0.weight" in message
+    assert message.endswith("weights for another architecture?")
+    assert "\n" not in message and len(message) < 400 + len(str(weights))
+
+
+def test_wrong_number_of_classes_error_gives_both_shapes(tmp_path):
+    weights = tmp_path / "p4.pt"
+    torch.save(PartNet(4).state_dict(), weights)
+    with pytest.raises(ModelError, match=r"classifier\.weight \(file 4x64, model 3x64\)"):
+        load_model(ModelSpec("p", "partnet", 3, weights=weights))
+
+
+def test_weights_saved_with_pickle_raise_model_error_without_a_raw_torch_warning(tmp_path,
+                                                                               recwarn):
+    import pickle
+
+    weights = tmp_path / "pickled.pt"
+    weights.write_bytes(pickle.dumps(PartNet(4).state_dict(), protocol=4))
+    with pytest.raises(ModelError, match="not a state_dict file") as info:
+        load_model(ModelSpec("p", "partnet", 4, weights=weights))
+    assert "pickle.dump" in str(info.value)
+    assert not [w for w in recwarn if "pickle" in str(w.message)], [str(w.message)
+                                                                    for w in recwarn]
+
+
 def test_missing_weights_file_raises_model_error_naming_it(tmp_path):
     weights = tmp_path / "nowhere.pt"
     with pytest.raises(ModelError) as info:

@@ -2,6 +2,8 @@
 
 Each POST to ``/v1/chat/completions`` takes the next step of the script; the last step repeats.
 Every request is recorded (headers and JSON body) so a test can check what the client sent.
+Steps inject faults: error statuses, unreadable bodies, hangs, crafted drafts (``answer``,
+``content``) and an echo of the prompt (``echo``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,17 @@ def raw(body: bytes, content_type: str = "application/json") -> dict:
     return {"status": 200, "raw": body, "content_type": content_type}
 
 
+def content(text: str) -> dict:
+    """A step whose message content is ``text`` as it stands (not wrapped in JSON)."""
+    return {"status": 200, "json": completion_body(text)}
+
+
+def echo() -> dict:
+    """A step that answers with the last user message as its one paragraph: on a retry, the
+    guard's reasons quoted back."""
+    return {"status": 200, "echo": True}
+
+
 def hang(seconds: float, then: dict | None = None) -> dict:
     """Wait ``seconds`` before answering (the client should time out first)."""
     return {"sleep": seconds, **(then or answer("late"))}
@@ -63,6 +76,9 @@ class ScriptedServer:
                     step = server.script[min(len(server.requests) - 1,
                                              len(server.script) - 1)]
                 time.sleep(step.get("sleep", 0))
+                if step.get("echo"):
+                    last = [m for m in body.get("messages", []) if m.get("role") == "user"][-1]
+                    step = answer(last["content"])
                 payload = step.get("raw") or json.dumps(step.get("json", {})).encode()
                 try:
                     self.send_response(step["status"])

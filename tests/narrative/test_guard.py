@@ -155,9 +155,10 @@ def test_every_problem_is_reported_at_once(ctx):
 
 
 def test_a_name_that_looks_like_a_number_or_an_instruction_is_masked(facts):
-    facts.add_value("pqah.ph.q2", 0.3, 5, "fraction", "higher", model="partnet",
-                    method="gradcam", region="head", **{"class": "top-5 <b>higher</b> than"})
-    ctx = GuardContext(facts, {"v1": ALIASES["v1"], "v2": ALIASES["v2"]},
+    name = "top-5 <b>higher</b> than"
+    facts.add_value("pqah.precision.q2", 0.3, 5, "share", "higher", model="partnet",
+                    method="gradcam", region="background", **{"class": name})
+    ctx = GuardContext(facts, {"v1": ALIASES["v1"], "v2": ALIASES["v1"].replace("fish", name)},
                        names=data_names(facts))
     text = ("Class top-5 <b>higher</b> than the rest: {{fact:v2}} of its heat, next to "
             "{{fact:v1}} for fish.")

@@ -7,10 +7,10 @@ from dataclasses import asdict
 
 import pytest
 
+from reportgen.config import NarrativeSettings
 from reportgen.errors import ConfigError
 from reportgen.narrative import (
     SECTION_IDS,
-    NarrativeConfig,
     NarrativeSection,
     TemplateWriter,
     make_writer,
@@ -32,7 +32,7 @@ def test_the_default_is_the_template_writer_for_every_section(facts, findings,
 
 
 def test_every_audience_gets_every_section(facts, findings):
-    config = NarrativeConfig(audiences=("end user", "model card", "bias reviewer"))
+    config = NarrativeSettings(audiences=("end user", "model card", "bias reviewer"))
     result = write_narrative(facts, findings, config)
     assert [(s.audience, s.section) for s in result.sections] == [
         (a, s) for a in config.audiences for s in SECTION_IDS]
@@ -70,18 +70,18 @@ def test_provenance_line_names_writer_model_guard_and_attempts():
 
 
 def test_make_writer_builds_the_configured_writer(tmp_path, monkeypatch):
-    assert isinstance(make_writer(NarrativeConfig()), TemplateWriter)
-    writer = make_writer(NarrativeConfig(writer="openai", model="m",
-                                         base_url="http://127.0.0.1:9/v1"))
+    assert isinstance(make_writer(NarrativeSettings()), TemplateWriter)
+    writer = make_writer(NarrativeSettings(writer="openai", model="m",
+                                           base_url="http://127.0.0.1:9/v1"))
     assert isinstance(writer, LLMWriter) and writer.name == "openai"
     # Replay builds no client: no key, no server, no model file needed.
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    replay = make_writer(NarrativeConfig(writer="openai", model="m", cache_dir=tmp_path,
-                                         replay=True))
+    replay = make_writer(NarrativeSettings(writer="openai", model="m"), cache_dir=tmp_path,
+                         replay=True)
     assert replay.chat.inner is None and replay.chat.replay
 
 
 def test_a_missing_local_model_file_fails_fast(tmp_path):
     pytest.importorskip("llama_cpp")
     with pytest.raises(ConfigError, match="not found"):
-        make_writer(NarrativeConfig(writer="local", model_path=tmp_path / "missing.gguf"))
+        make_writer(NarrativeSettings(writer="local", model_path=tmp_path / "missing.gguf"))

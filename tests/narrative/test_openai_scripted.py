@@ -10,8 +10,8 @@ from dataclasses import asdict
 
 import pytest
 
+from reportgen.config import NarrativeSettings
 from reportgen.errors import ConfigError
-from reportgen.narrative.config import NarrativeConfig
 from reportgen.narrative.narrate import make_writer, write_narrative
 from reportgen.narrative.openai_chat import OpenAIChat
 from reportgen.narrative.template_writer import TemplateWriter
@@ -45,15 +45,18 @@ def server():
         s.close()
 
 
-def config_for(srv: ScriptedServer, **overrides) -> NarrativeConfig:
+def config_for(srv: ScriptedServer, cache_dir=None, replay=False, **overrides) -> dict:
+    """Keyword arguments of make_writer / write_narrative: the settings and the run-time
+    cache and replay."""
     settings = {"writer": "openai", "model": "scripted-model", "base_url": srv.base_url,
                 "timeout_s": 0.5, "retries": 1, "backoff_s": 0.01, "guard_retries": 1,
                 **overrides}
-    return NarrativeConfig(**settings)
+    return {"settings": NarrativeSettings(**settings), "cache_dir": cache_dir,
+            "replay": replay}
 
 
 def write(srv, facts, findings, section="bias", **overrides):
-    writer = make_writer(config_for(srv, **overrides))
+    writer = make_writer(**config_for(srv, **overrides))
     return writer, writer.write_section(section, facts, findings)
 
 
@@ -119,7 +122,7 @@ def test_timeouts_past_the_retries_fall_back_to_the_template(server, facts, find
 def test_a_500_falls_back_and_stops_asking_for_the_rest_of_the_run(server, facts, findings,
                                                                    no_invented_numbers):
     srv = server(status(500))
-    result = write_narrative(facts, findings, config_for(srv, retries=2))
+    result = write_narrative(facts, findings, **config_for(srv, retries=2))
     assert len(srv.requests) == 3  # one call and two retries, then no more calls
     first, *rest = result.sections
     assert "InternalServerError 500" in first.guard
@@ -255,7 +258,7 @@ def test_every_section_of_a_narrative_is_guarded_or_the_template(server, facts, 
                                                                  no_invented_numbers):
     srv = server(answer(GOOD), answer("Seventy percent."), answer("Seventy percent."),
                  answer(GOOD))
-    result = write_narrative(facts, findings, config_for(srv))
+    result = write_narrative(facts, findings, **config_for(srv))
     assert [s.section for s in result.sections] == ["summary", "per_class", "bias",
                                                     "recommendations", "limitations"]
     writers = [s.writer for s in result.sections]
@@ -280,9 +283,9 @@ def test_the_api_key_is_sent_but_never_written(server, facts, findings, tmp_path
     srv.script[0]["json"]["error"]["message"] = f"Incorrect API key provided: {secret}"
     caplog.set_level(logging.DEBUG)
     config = config_for(srv, cache_dir=tmp_path / "cache")
-    first = write_narrative(facts, findings, config)
+    first = write_narrative(facts, findings, **config)
     srv2 = server(answer(GOOD))
-    second = write_narrative(facts, findings, config_for(srv2, cache_dir=tmp_path / "cache"))
+    second = write_narrative(facts, findings, **config_for(srv2, cache_dir=tmp_path / "cache"))
     assert srv.requests[0]["headers"]["authorization"] == f"Bearer {secret}"
     assert "***" in first.sections[0].guard
     for result, name in ((first, "a"), (second, "b")):
@@ -296,31 +299,32 @@ def test_the_api_key_is_sent_but_never_written(server, facts, findings, tmp_path
         assert secret not in path.name
         assert secret not in path.read_text(encoding="utf-8"), path
     assert secret not in caplog.text
-    assert secret not in repr(config) and secret not in json.dumps(config.to_dict())
+    settings = config["settings"]
+    assert secret not in repr(settings) and secret not in json.dumps(settings.public_dict())
 
 
 def test_the_openai_api_without_a_key_fails_fast(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
-        OpenAIChat(NarrativeConfig(writer="openai", model="gpt-4o-mini"))
+        OpenAIChat(NarrativeSettings(writer="openai", model="gpt-4o-mini"))
     with pytest.raises(ConfigError, match="model name"):
-        OpenAIChat(NarrativeConfig(writer="openai", base_url="http://127.0.0.1:9/v1"))
+        OpenAIChat(NarrativeSettings(writer="openai", base_url="http://127.0.0.1:9/v1"))
 
 
 def test_the_cache_answers_a_second_run_and_replay_needs_no_server(server, facts, findings,
                                                                    tmp_path):
     srv = server(answer(GOOD))
     cache = tmp_path / "cache"
-    first = write_narrative(facts, findings, config_for(srv, cache_dir=cache))
+    first = write_narrative(facts, findings, **config_for(srv, cache_dir=cache))
     calls = len(srv.requests)
     assert calls == 5 and len(list(cache.glob("*.json"))) == 5
-    again = write_narrative(facts, findings, config_for(srv, cache_dir=cache))
+    again = write_narrative(facts, findings, **config_for(srv, cache_dir=cache))
     assert len(srv.requests) == calls
     assert again.usage["cache_hits"] == 5
     srv.close()
-    replayed = write_narrative(facts, findings, NarrativeConfig(
-        writer="openai", model="scripted-model", base_url="http://127.0.0.1:9/v1",
-        cache_dir=cache, replay=True))
+    replayed = write_narrative(facts, findings, NarrativeSettings(
+        writer="openai", model="scripted-model", base_url="http://127.0.0.1:9/v1"),
+        cache_dir=cache, replay=True)
     assert [s.text for s in replayed.sections] == [s.text for s in first.sections]
     assert [s.writer for s in replayed.sections] == ["openai"] * 5
     assert replayed.usage["cache_hits"] == replayed.usage["calls"] == 5
@@ -329,7 +333,7 @@ def test_the_cache_answers_a_second_run_and_replay_needs_no_server(server, facts
 def test_replay_without_a_cached_answer_falls_back_without_calling(server, facts, findings,
                                                                    tmp_path):
     srv = server(answer(GOOD))
-    result = write_narrative(facts, findings, config_for(
+    result = write_narrative(facts, findings, **config_for(
         srv, cache_dir=tmp_path / "empty", replay=True))
     assert srv.requests == []
     assert all(s.writer == "template" and s.attempts == 0 for s in result.sections)

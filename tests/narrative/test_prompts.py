@@ -10,7 +10,7 @@ import re
 import pytest
 
 from reportgen.analysis.facts import FactTable
-from reportgen.narrative.config import AUDIENCES
+from reportgen.config import AUDIENCES
 from reportgen.narrative.placeholders import PLACEHOLDER
 from reportgen.narrative.prompts import (
     answer_schema,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from reportgen.config import NarrativeSettings
 from reportgen.narrative.chat import parse_answer
-from reportgen.narrative.config import NarrativeConfig
 from reportgen.narrative.guard import check_text
 from reportgen.narrative.narrate import make_writer, write_narrative
 from reportgen.narrative.openai_chat import OpenAIChat
@@ -89,11 +89,11 @@ def llama_server(tmp_path_factory):
             proc.wait()
 
 
-def smollm2_config(base_url: str, **overrides) -> NarrativeConfig:
+def smollm2_config(base_url: str, **overrides) -> NarrativeSettings:
     settings = {"writer": "openai", "model": ALIAS, "base_url": base_url, "timeout_s": 300.0,
                 "retries": 1, "backoff_s": 0.5, "guard_retries": 0, "max_tokens": 256,
                 "frequency_penalty": 0.5, **overrides}
-    return NarrativeConfig(**settings)
+    return NarrativeSettings(**settings)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def smollm2_run(llama_server, tmp_path_factory):
     """One narrative of the hand-written run by SmolLM2, with a response cache."""
     facts, findings = make_facts(), make_findings()
     cache = tmp_path_factory.mktemp("llm-cache")
-    result = write_narrative(facts, findings, smollm2_config(llama_server, cache_dir=cache))
+    result = write_narrative(facts, findings, smollm2_config(llama_server), cache_dir=cache)
     return facts, findings, cache, result
 
 
@@ -110,7 +110,7 @@ def test_the_openai_client_gets_a_structured_answer_from_the_real_server(llama_s
     messages = [{"role": "system", "content": "You describe the sea."},
                 {"role": "user", "content": "Describe the sea in one paragraph. Answer with "
                                             "JSON: {\"paragraphs\": [\"...\"]}."}]
-    completion = chat.complete(messages, smollm2_config(llama_server).sampling_params())
+    completion = chat.complete(messages, smollm2_config(llama_server).sampling_params(seed=0))
     assert completion.structured
     assert completion.prompt_tokens > 0 and completion.completion_tokens > 0
     text, problem = parse_answer(completion)
@@ -140,8 +140,8 @@ def test_every_section_by_smollm2_is_guarded_or_the_template(smollm2_run, no_inv
 def test_replay_re_renders_the_narrative_without_the_server(smollm2_run):
     facts, findings, cache, first = smollm2_run
     dead = f"http://127.0.0.1:{_free_port()}/v1"
-    replayed = write_narrative(facts, findings, smollm2_config(dead, cache_dir=cache,
-                                                               replay=True))
+    replayed = write_narrative(facts, findings, smollm2_config(dead), cache_dir=cache,
+                               replay=True)
     assert [s.text for s in replayed.sections] == [s.text for s in first.sections]
     assert [s.guard for s in replayed.sections] == [s.guard for s in first.sections]
     assert replayed.usage["cache_hits"] == replayed.usage["calls"] == first.usage["calls"]
@@ -149,7 +149,7 @@ def test_replay_re_renders_the_narrative_without_the_server(smollm2_run):
 
 def test_the_local_writer_runs_smollm2_in_process(facts, findings, no_invented_numbers):
     _gguf()
-    writer = make_writer(NarrativeConfig(writer="local", guard_retries=0, max_tokens=200))
+    writer = make_writer(NarrativeSettings(writer="local", guard_retries=0, max_tokens=200))
     section = writer.write_section("limitations", facts, findings)
     assert section.model == "SmolLM2-135M-Instruct.Q4_1"
     assert section.writer in ("local", "template")

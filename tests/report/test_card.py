@@ -21,13 +21,14 @@ from reportgen.analysis.facts import FactTable, facts_from_statistics, format_va
 from reportgen.analysis.rules import derive_findings
 from reportgen.analysis.stats import group_statistics
 from reportgen.errors import ReportgenError
-from reportgen.narrative.section import NarrativeSection
 from reportgen.narrative.template_writer import TemplateWriter
+from reportgen.narrative.written import NarrativeSection
 from reportgen.report.card import BEGIN, END, build_card, insert_card, write_card
 from reportgen.scoring import SCORE_COLUMNS
 
 REPORTGEN = Path(sys.executable).with_name("reportgen")
 XSS = "<script>alert(1)</script>"
+SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # a model-index metric type
 NUMBER = re.compile(r"(?<![\w.])(?:< )?-?\d[\d,]*(?:\.\d+)?(?: %)?")
 # Fixed texts that hold digits but are no measurement: a confidence level and a citation.
 NOT_MEASUREMENTS = ("95 % CI", "arXiv 2304.13836")
@@ -84,7 +85,10 @@ def make_run_dir(path: Path, parts=("head", "body", "tail"), classes=("cat", "fi
     facts.add_value("run.samples.total", total, total, "count")
     facts.add_value("run.samples.scored", total - 2, total, "count")
     facts.add_value("run.samples.excluded", 2, total, "count")
-    found = derive_findings(scores, facts) if findings else []
+    found = []
+    if findings:
+        result = derive_findings(scores, facts)
+        facts, found = facts.merged(result.facts), result.findings
     path.mkdir(parents=True, exist_ok=True)
     data = facts.to_dict()
     if findings:
@@ -133,15 +137,18 @@ def load_facts(run_dir: Path) -> FactTable:
 
 
 def assert_model_index_matches_facts(meta: dict, facts: FactTable) -> int:
-    """Every model-index metric: its type is a fact id and its value is the fact's value as
-    the display rounds it. Returns the number of metrics checked."""
+    """Every model-index metric: its ``args`` name a fact of its model and method, its type
+    is a readable slug and its value is the fact's value as the display rounds it. Returns
+    the number of metrics checked."""
     checked = 0
     for entry in meta["model-index"]:
         for result in entry["results"]:
             assert result["task"]["type"] == "image-classification"
             for metric in result["metrics"]:
-                fact = facts[metric["type"]]
+                fact = facts[metric["args"]["reportgen_fact"]]
                 assert fact.dims["model"] == entry["name"]
+                assert fact.dims["method"] == metric["config"]
+                assert SLUG.fullmatch(metric["type"]), metric
                 assert format_value(metric["value"], fact.unit) == fact.display, metric
                 step = {"share": 0.01, "percent": 0.1, "count": 1}.get(fact.unit, 0.01)
                 assert abs(metric["value"] - fact.value) <= step / 2 + 1e-9, metric
@@ -167,12 +174,15 @@ def test_front_matter_model_index_values_equal_the_facts(synthetic_run, syntheti
     result = meta["model-index"][0]["results"][0]
     assert result["dataset"] == {"name": "partworld", "type": "partworld"}
     types = [m["type"] for m in result["metrics"]]
-    assert types[:3] == ["model.accuracy|model=partnet|method=gradcam",
-                         "pqah.ph.q2|model=partnet|method=gradcam|class=all|region=background",
-                         "pqah.ph.q2|model=partnet|method=gradcam|class=all|region=head"]
-    assert "loc.iou.mean|model=partnet|method=gradcam|class=all|region=object" in types
-    assert "faith.avg_drop.mean|model=partnet|method=gradcam|class=all|region=object" in types
-    assert "road.combined.q2|model=partnet|method=gradcam|class=all|region=object" in types
+    assert types == ["accuracy", "pqah-ph-median-background", "pqah-ph-median-head",
+                     "pqah-ph-median-body", "pqah-ph-median-tail",
+                     "pqah-precision-median-background", "loc-iou-mean",
+                     "loc-relevance-mass-median", "faith-avg-drop-mean", "road-combined-median"]
+    fids = [m["args"]["reportgen_fact"] for m in result["metrics"]]
+    assert fids[:2] == ["model.accuracy|model=partnet|method=gradcam",
+                        "pqah.ph.q2|model=partnet|method=gradcam|class=all|region=background"]
+    assert "road.combined.q2|model=partnet|method=gradcam|class=all|region=object" in fids
+    assert result["metrics"][2]["name"] == "PH, head (median) [gradcam]"
     assert assert_model_index_matches_facts(meta, facts) == len(types) == 10
 
 
@@ -271,8 +281,11 @@ def test_part_and_class_named_script_are_escaped(tmp_path):
     rows = [line for line in body.splitlines() if line.startswith("| ")]
     cells = {len(re.split(r"(?<!\\)\|", row)) for row in rows}
     assert len(rows) > 5 and len(cells) == 1
-    types = [m["type"] for m in meta["model-index"][0]["results"][0]["metrics"]]
-    assert f"pqah.ph.q2|model=partnet|method=gradcam|class=all|region={XSS}" in types
+    metrics = meta["model-index"][0]["results"][0]["metrics"]
+    fids = [m["args"]["reportgen_fact"] for m in metrics]
+    assert f"pqah.ph.q2|model=partnet|method=gradcam|class=all|region={XSS}" in fids
+    assert "pqah-ph-median-script-alert-1-script" in [m["type"] for m in metrics]
+    assert all(SLUG.fullmatch(m["type"]) for m in metrics)
 
 
 EXISTING = """---
@@ -395,8 +408,8 @@ def test_a_run_with_several_models_needs_a_model_for_an_existing_card(tmp_path):
     write_card(run_dir, into=readme, model="fair")
     meta, into_body = split_card(readme.read_text(encoding="utf-8"))
     assert [e["name"] for e in meta["model-index"]] == ["fair"]
-    assert {m["type"].split("|")[1] for m in meta["model-index"][0]["results"][0]["metrics"]} \
-        == {"model=fair"}
+    assert {m["args"]["reportgen_fact"].split("|")[1]
+            for m in meta["model-index"][0]["results"][0]["metrics"]} == {"model=fair"}
     assert into_body == body  # the block still compares every model of the run
     with pytest.raises(ReportgenError, match="'unfair' is not in this run"):
         build_card(run_dir, model="unfair")
@@ -432,7 +445,7 @@ def test_demo_card_numbers_are_facts_and_it_names_the_fish_shortcut(demo_run):
 
 
 def test_the_card_prefers_the_summary_written_for_the_model_card_audience():
-    from reportgen.narrative.section import NarrativeSection
+    from reportgen.narrative.written import NarrativeSection
     from reportgen.report.card import card_summary
 
     user = NarrativeSection("summary", "Executive summary", "For users.", "template")

@@ -22,9 +22,8 @@ from reportgen.report.figures import (
     ph_boxplot,
     region_colours,
     region_order,
-    road_curve_figure,
-    road_curve_points,
 )
+from reportgen.report.road_figure import road_curve_figure, road_curve_points
 from reportgen.scoring import SCORE_COLUMNS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -12,11 +12,12 @@ import pytest
 import reportgen.metrics  # noqa: F401  (registers the PQAH metrics)
 from reportgen.analysis.facts import FactTable, facts_from_statistics
 from reportgen.analysis.stats import group_statistics
-from reportgen.exclusions import EXCLUSION_COLUMNS
-from reportgen.narrative.section import NarrativeSection
+from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
 from reportgen.narrative.template_writer import TemplateWriter
+from reportgen.narrative.written import NarrativeSection
 from reportgen.report.context import build_context
 from reportgen.report.html import render_html
+from reportgen.run_record import RunRecord
 from reportgen.scoring import SCORE_COLUMNS
 
 XSS = "<script>alert(1)</script>"
@@ -59,11 +60,10 @@ def _report(parts=("head", "body", "tail"), classes=("cat", "fish"), absent=(),
         "created": "2024-01-01 00:00 UTC", "seed": 0, "config_hash": "cafe",
     }
     sections = [TemplateWriter().summary(facts), *narrative]
-    excl = pd.DataFrame([dict(zip(EXCLUSION_COLUMNS, e, strict=False)) for e in exclusions],
+    excl = pd.DataFrame([Exclusion(*e).as_row() for e in exclusions],
                         columns=list(EXCLUSION_COLUMNS))
     context = build_context(facts=facts, stats=stats, narrative=sections, exclusions=excl,
-                            run=run, part_names=list(parts),
-                            class_names=[*classes, *unscored_classes])
+                            run=RunRecord.from_dict(run))
     return render_html(context), facts
 
 
@@ -252,8 +252,7 @@ def test_empty_facts_render_a_report_without_comparisons():
         facts.add_value(name, 0, 0, "count")
     context = build_context(facts=facts, stats=group_statistics(pd.DataFrame(
         columns=SCORE_COLUMNS)), narrative=[TemplateWriter().summary(facts)],
-        exclusions=pd.DataFrame(columns=list(EXCLUSION_COLUMNS)), run=run, part_names=[],
-        class_names=[])
+        exclusions=pd.DataFrame(columns=list(EXCLUSION_COLUMNS)), run=RunRecord.from_dict(run))
     html = render_html(context)
     assert context["comparisons"] == []
     assert "nothing to summarise" in html

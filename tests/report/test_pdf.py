@@ -20,6 +20,7 @@ from reportgen.narrative.template_writer import TemplateWriter
 from reportgen.report.context import build_context
 from reportgen.report.html import render_html
 from reportgen.report.pdf import html_to_pdf, write_pdf
+from reportgen.run_record import RunRecord
 from reportgen.scoring import SCORE_COLUMNS
 
 needs_poppler = pytest.mark.skipif(not (shutil.which("pdfinfo") and shutil.which("pdftotext")),
@@ -57,8 +58,8 @@ def _report_html() -> str:
     }
     context = build_context(facts=facts, stats=stats,
                             narrative=[TemplateWriter().summary(facts)],
-                            exclusions=pd.DataFrame(columns=list(EXCLUSION_COLUMNS)), run=run,
-                            part_names=["head", "body"], class_names=["cat", "fish"])
+                            exclusions=pd.DataFrame(columns=list(EXCLUSION_COLUMNS)),
+                            run=RunRecord.from_dict(run))
     return render_html(context)
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from reportgen.heatmaps import make_method
-from reportgen.heatmaps.cam import METHODS, compute_heatmaps
+from reportgen.heatmaps.compute import METHODS, compute_heatmaps
 from reportgen.models.loading import ModelSpec, load_model
 from reportgen.resources import sample_data_dir
 from reportgen.sample_data.train import PREPROCESSING

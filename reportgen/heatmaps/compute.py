@@ -7,7 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from reportgen.heatmaps import attribution, cams, fullgrad, perturbation  # noqa: F401 (register)
+from reportgen.heatmaps import (  # noqa: F401 (register their methods)
+    attribution,
+    fullgrad,
+    layer_cams,
+    perturbation,
+)
 from reportgen.heatmaps.base import METHODS, HeatmapBatch, HeatmapMethod, make_method
 from reportgen.models.loading import LoadedModel
 

@@ -1,0 +1,184 @@
+"""Per-image scores: a batch's heatmaps through the registered scorers, into the tidy scores
+table (one row per sample x region x metric; ARCHITECTURE.md, "Scores table").
+
+Samples are scored in groups of one region form and size (label maps or overlapping masks,
+(H, W)); each group's heatmaps are prepared (clipped, resized to the regions) once, on the
+heatmaps' device, and every region scorer reads that one preparation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reportgen.data.sample import Sample
+from reportgen.exclusions import Exclusion
+from reportgen.heatmaps.base import HeatmapBatch
+from reportgen.metrics.normalize import PreparedHeatmaps, prepare
+from reportgen.metrics.scorers import ModelInputs, RegionBatch, Scorer, scorers
+from reportgen.vocab import OBJECT
+
+SCORE_COLUMNS = ["image_id", "object_id", "class_name", "target_class", "predicted_class",
+                 "correct", "model", "method", "region", "metric", "value"]
+
+
+@dataclass(frozen=True)
+class ScoredGroup:
+    """One group of a scored batch: ``indices`` into the batch's samples and their heatmaps
+    prepared at the regions' resolution (the gallery draws from these)."""
+
+    indices: list[int]
+    prepared: PreparedHeatmaps
+
+
+@dataclass(frozen=True)
+class BatchScores:
+    """A scored batch: its ``table`` rows, the ``exclusions`` it caused and its ``groups``."""
+
+    table: pd.DataFrame
+    exclusions: list[Exclusion]
+    groups: list[ScoredGroup]
+
+
+def empty_scores() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in SCORE_COLUMNS})
+
+
+def size_groups(samples: Sequence[Sample]) -> list[list[int]]:
+    """Indices of ``samples`` grouped by region form and size, in order of first appearance."""
+    by_shape: dict[tuple[bool, int, int], list[int]] = defaultdict(list)
+    for i, s in enumerate(samples):
+        by_shape[(s.has_label_map, *s.size)].append(i)
+    return list(by_shape.values())
+
+
+def region_batch(group: Sequence[Sample]) -> RegionBatch:
+    """The regions of samples of one form and size as stacked arrays."""
+    first = group[0]
+    void = np.stack([~s.valid_pixels() for s in group])
+    common = {"names": tuple(first.region_names),
+              "objects": np.stack([s.object_region() for s in group]),
+              "valid_pixels": (~void).reshape(len(group), -1).sum(axis=1),
+              "void": void if void.any() else None}
+    if first.has_label_map:
+        return RegionBatch(labels=np.stack([s.labels for s in group]), **common)
+    return RegionBatch(part_masks=np.stack([s.part_masks for s in group]),
+                       background=np.stack([s.background_mask() for s in group]), **common)
+
+
+def region_scorers() -> list[Scorer]:
+    return scorers(lambda cls: not cls.needs_model)
+
+
+def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, method: str,
+                output_names: Sequence[str], score_with: Sequence[Scorer] | None = None
+                ) -> BatchScores:
+    """Score one batch of heatmaps against the samples' regions with the region scorers.
+
+    ``batch.heatmaps[i]`` belongs to ``samples[i]`` (numpy or a tensor on the model's device);
+    ``output_names`` names the model's outputs (predictions and targets index it). A sample a
+    scorer excludes (a degenerate heatmap) gets an exclusion and no row from that scorer;
+    absent regions produce no row.
+    """
+    score_with = region_scorers() if score_with is None else score_with
+    parts, exclusions, groups = [], [], []
+    for idx in size_groups(samples):
+        group = [samples[i] for i in idx]
+        regions = region_batch(group)
+        prepared = prepare(batch.heatmaps[idx], regions.size)  # a tensor takes a list too
+        groups.append(ScoredGroup(idx, prepared))
+        for scorer in score_with:
+            out = scorer.score(prepared, regions)
+            for j, reason in out.excluded.items():
+                s = group[j]
+                exclusions.append(Exclusion(s.image_id, "metrics", reason, s.source, model,
+                                            method, s.object_id))
+            for metric, values in out.values.items():
+                values = np.asarray(values, dtype=np.float64)
+                names = np.asarray(regions.names, dtype=object)
+                if values.ndim == 1:
+                    values, names = values[:, None], np.array([OBJECT], dtype=object)
+                rows, cols = np.nonzero(np.isfinite(values))
+                parts.append((np.asarray(idx)[rows], names[cols], metric, values[rows, cols]))
+    # One DataFrame per batch (building one per group and metric cost more than the metrics).
+    table = _table(samples, parts, batch, output_names, model, method)
+    return BatchScores(table, exclusions, groups)
+
+
+def _table(samples: Sequence[Sample], parts: list[tuple], batch: HeatmapBatch,
+           output_names: Sequence[str], model: str, method: str) -> pd.DataFrame:
+    """The rows of ``parts`` = [(sample rows, regions, metric, values)] in order, as one
+    frame with the columns ``_rows`` gives."""
+    if not parts:
+        return empty_scores()
+    rows = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    regions = np.concatenate([p[1] for p in parts])
+    metrics = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts])
+    values = np.concatenate([p[3] for p in parts])
+    return _rows(samples, rows, batch, output_names, model, method, regions, metrics, values)
+
+
+def score_with_model(samples: Sequence[Sample], batch: HeatmapBatch, model: str, method: str,
+                     output_names: Sequence[str], inputs: ModelInputs,
+                     score_with: Sequence[Scorer] | None = None) -> BatchScores:
+    """Score ``samples`` (the first ``len(samples)`` of ``batch``) with the model scorers
+    (faithfulness, ROAD), on the raw heatmaps at the model's input resolution."""
+    score_with = scorers(lambda cls: cls.needs_model) if score_with is None else score_with
+    n = len(samples)
+    part = HeatmapBatch(batch.heatmaps[:n], batch.predicted[:n], batch.probability[:n],
+                        batch.target[:n])
+    frames, exclusions = [], []
+    for scorer in score_with:
+        out = scorer.score(part.heatmaps, None, inputs)
+        frames.append(object_metric_rows(samples, part, out.values, model, method,
+                                         output_names))
+        exclusions += [Exclusion(samples[i].image_id, "metrics", reason, samples[i].source,
+                                 model, method, samples[i].object_id)
+                       for i, reason in sorted(out.excluded.items())]
+    table = pd.concat(frames, ignore_index=True) if frames else empty_scores()
+    return BatchScores(table, exclusions, [])
+
+
+def object_metric_rows(samples: Sequence[Sample], batch: HeatmapBatch,
+                       values: dict[str, np.ndarray], model: str, method: str,
+                       class_names: Sequence[str]) -> pd.DataFrame:
+    """Rows (region ``object``) for per-sample metrics: ``values`` maps metric id -> (N,)
+    floats aligned with ``samples``; NaN (excluded) values produce no row."""
+    frames = []
+    for metric, v in values.items():
+        (rows,) = np.nonzero(np.isfinite(v))
+        frames.append(_rows(samples, rows, batch, class_names, model, method,
+                            np.full(len(rows), OBJECT, dtype=object), metric,
+                            np.asarray(v, dtype=np.float64)[rows]))
+    return pd.concat(frames, ignore_index=True) if frames else empty_scores()
+
+
+def _rows(samples: Sequence[Sample], rows: np.ndarray, batch: HeatmapBatch,
+          output_names: Sequence[str], model: str, method: str, regions: np.ndarray,
+          metric: str | np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    """Score rows for ``samples[rows]`` (one row each) with the batch's predictions.
+
+    ``output_names``: the model's class names by output index (the dataset's classes unless
+    the model has its own label set). ``correct`` is NA where the sample's class is not one
+    of the model's outputs (an ImageNet model on a part dataset: no accuracy to speak of),
+    False where there is no prediction (baselines, precomputed heatmaps).
+    """
+    predicted = batch.predicted[rows]
+    truth = [samples[i].class_name for i in rows]
+    named = [output_names[p] if p >= 0 else "" for p in predicted]
+    known = set(output_names)
+    correct = pd.array([(p == t) if t in known else None
+                        for p, t in zip(named, truth, strict=True)], dtype="boolean")
+    return pd.DataFrame({
+        "image_id": [samples[i].image_id for i in rows],
+        "object_id": [samples[i].object_id for i in rows],
+        "class_name": truth,
+        "target_class": [output_names[t] for t in batch.target[rows]],
+        "predicted_class": named,
+        "correct": correct,
+        "model": model, "method": method, "region": regions, "metric": metric,
+        "value": values}, columns=SCORE_COLUMNS)

@@ -1,0 +1,118 @@
+"""Score: each explainer's heatmaps through the scorers, streamed batch by batch.
+
+``ScoreStage.update(batch, explained)`` scores one batch with the region scorers (PQAH,
+localisation; one preparation per batch and size) and, for the first
+``faithfulness.max_samples`` samples of a model's heatmaps, with the model scorers
+(faithfulness, ROAD); it offers the scored rows to the gallery and counts, per sample (one
+object of an image), whether any explainer scored it. ``compute()`` returns the ``Scored``
+tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from reportgen.config import RunConfig
+from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
+from reportgen.metrics.scorers import ModelInputs
+from reportgen.scoring import BatchScores, empty_scores, score_batch, score_with_model
+from reportgen.scoring.gallery import GalleryCollector
+from reportgen.stages.explain import Explained
+from reportgen.stages.load import Batch
+
+
+@dataclass(frozen=True)
+class SampleCounts:
+    """Per sample (an object of an image): ``total`` items the dataset yielded (samples and
+    unreadable items), ``scored`` samples with a score from at least one explainer (the
+    baselines do not count), ``excluded`` = total - scored, and ``partial``: scored samples
+    that still miss some scores (an explainer or a metric family excluded them; listed in
+    exclusions.csv)."""
+
+    total: int
+    scored: int
+    partial: int
+
+    @property
+    def excluded(self) -> int:
+        return self.total - self.scored
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The score stage's output: the tidy ``scores`` table, the ``exclusions`` table and the
+    sample ``counts``."""
+
+    scores: pd.DataFrame
+    exclusions: pd.DataFrame
+    counts: SampleCounts
+
+
+class ScoreStage:
+    """Streaming: ``update`` per batch, ``compute`` once at the end."""
+
+    def __init__(self, config: RunConfig, gallery: GalleryCollector):
+        self.config = config
+        self.gallery = gallery
+        self._frames: list[pd.DataFrame] = []
+        self._exclusions: list[Exclusion] = []
+        self._total = 0
+        self._scored: set[tuple[str, int]] = set()
+        self._lacking: set[tuple[str, int | None]] = set()
+
+    def update(self, batch: Batch, explained: list[Explained],
+               missing: list[Exclusion] = ()) -> None:
+        """Score one batch: ``explained`` from the explain stage, ``missing`` the samples a
+        precomputed heatmap set lacks."""
+        self._total += batch.size
+        self._exclusions += batch.unreadable
+        self._add_exclusions(missing)
+        for e in explained:
+            scored = score_batch(e.samples, e.heat, e.model_name, e.method, e.output_names)
+            self._add(scored, e)
+            if e.in_gallery:
+                self.gallery.update(e.model_name, e.method, e.samples, scored)
+            n = self._faithfulness_quota(batch, len(e.samples)) if e.model else 0
+            if n:
+                self._add(self._score_with_model(e, n), e)
+
+    def _score_with_model(self, e: Explained, n: int) -> BatchScores:
+        samples = e.samples[:n]
+        inputs = ModelInputs(e.model.module,
+                             e.model.spec.preprocessing([s.image for s in samples],
+                                                        e.model.device),
+                             e.heat.target[:n], self.config.faithfulness, self.config.seed)
+        return score_with_model(samples, e.heat, e.model_name, e.method, e.output_names,
+                                inputs)
+
+    def _faithfulness_quota(self, batch: Batch, n: int) -> int:
+        """How many of this batch's samples get model scores (the run's first max_samples
+        items)."""
+        settings = self.config.faithfulness
+        if not settings.enabled:
+            return 0
+        if settings.max_samples is None:
+            return n
+        return max(0, min(n, settings.max_samples - batch.seen_before))
+
+    def _add(self, scored: BatchScores, e: Explained) -> None:
+        self._frames.append(scored.table)
+        self._add_exclusions(scored.exclusions)
+        if not e.is_baseline and not scored.table.empty:
+            self._scored.update(zip(scored.table["image_id"],
+                                    scored.table["object_id"].astype(int), strict=True))
+
+    def _add_exclusions(self, exclusions: list[Exclusion]) -> None:
+        self._exclusions += exclusions
+        self._lacking.update((e.image_id, e.object_id) for e in exclusions)
+
+    def compute(self) -> Scored:
+        scores = pd.concat(self._frames, ignore_index=True) if self._frames else empty_scores()
+        table = pd.DataFrame([e.as_row() for e in self._exclusions],
+                             columns=list(EXCLUSION_COLUMNS))
+        lacking_ids = {i for i, o in self._lacking if o is None}
+        partial = sum(1 for key in self._scored
+                      if key in self._lacking or key[0] in lacking_ids)
+        return Scored(scores, table, SampleCounts(self._total, len(self._scored), partial))

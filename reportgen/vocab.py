@@ -1,0 +1,26 @@
+"""The words every stage shares: reserved names and the fact placeholder syntax.
+
+This module imports nothing from reportgen, so any stage (data, analysis, narrative, report)
+can use it without pulling in another.
+"""
+
+from __future__ import annotations
+
+import re
+
+BASELINE_MODEL = "baseline"  # the pseudo-model of the random and centre baseline heatmaps
+BACKGROUND = "background"  # the region outside every part
+OBJECT = "object"  # the region name of image-level metrics (localisation, faithfulness)
+ALL_CLASSES = "all"  # the class of statistics pooled over every class
+ALL_SAMPLES = "all"  # the subset of statistics over every sample (not correct/misclassified)
+IGNORE_INDEX = 255  # label-map value of void pixels (neither a part nor the background)
+# Characters a dataset, model or method name may not hold: fact ids and placeholders use them.
+RESERVED_CHARACTERS = "{}|="
+
+# Narrative text names facts, never numbers: ``{{fact:ID}}``.
+PLACEHOLDER = re.compile(r"\{\{fact:([^{}]+)\}\}")
+
+
+def placeholder(fid: str) -> str:
+    """The placeholder of fact ``fid`` in narrative text: ``{{fact:ID}}``."""
+    return "{{fact:" + fid + "}}"
