@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages reportgen needs, only those that are missing (idempotent).
-#   weasyprint: Pango, HarfBuzz subsetting, a font; pdftoppm/pdftotext: poppler-utils;
-#   with --test also Chromium, which the tests use to check the HTML report, and a C/C++
+#   make demo (no flag): what weasyprint needs: Pango, HarfBuzz subsetting, a font;
+#   make test (--test):  also poppler-utils (pdftotext/pdfinfo in the tests, pdftoppm for the
+#   README picture), Chromium, which the tests use to check the HTML report, and a C/C++
 #   compiler when there is none (the dev extra builds llama-cpp-python from source).
 # Not root: prints the exact apt command and stops.
 set -euo pipefail
-packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils)
+packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(chromium)
+  packages+=(poppler-utils chromium)
   command -v g++ >/dev/null 2>&1 || packages+=(build-essential)
 fi
 missing=()
