@@ -21,10 +21,10 @@ class Finding:
 
     ``kind``: the rule (``background_reliance``, ``dominant_part``, ``neglected_part``,
     ``class_shortcut``, ``misclassified_shift``, ``model_difference``, ``method_difference``,
-    ``above_chance``, ``chance_level``, ``faithfulness_caveat``); ``subject``: the dimensions it is about
-    (model, method, class, region); ``effect_size``: the rule's effect measure (for ranking;
-    0 when the rule has none); ``caveat``: why the finding may not hold (e.g. the heatmaps
-    it rests on failed a faithfulness check), empty when none.
+    ``above_chance``, ``chance_level``, ``faithfulness_caveat``); ``subject``: the dimensions
+    it is about (model, method, class, region); ``effect_size``: the rule's effect measure
+    (for ranking; 0 when the rule has none); ``caveat``: why the finding may not hold (e.g.
+    the heatmaps it rests on failed a faithfulness check), empty when none.
     """
 
     id: str
