@@ -168,6 +168,11 @@ def test_kernels_without_numba_fall_back_silently_unless_numba_is_asked_for(monk
 
     monkeypatch.setitem(sys.modules, "numba", None)
     monkeypatch.setitem(sys.modules, "reportgen.metrics._numba_kernels", None)
+    # ``from reportgen.metrics import _numba_kernels`` finds an imported submodule as an
+    # attribute of the package first: hide that too, or the test depends on test order.
+    import reportgen.metrics
+
+    monkeypatch.delattr(reportgen.metrics, "_numba_kernels", raising=False)
     monkeypatch.delenv("REPORTGEN_KERNELS", raising=False)
     _kernels._compiled_kernel.cache_clear()
     try:
