@@ -55,8 +55,10 @@ class DatasetConfig(_Strict):
         return self
 
     def _policy(self) -> dict[str, Any]:
-        keys = ("max_image_pixels", "reduce_above_pixels", "allow_outside_root")
-        return {k: getattr(self, k) for k in keys
+        """The reading-policy keys that are set (the data layer's ``POLICY_KEYS``)."""
+        from reportgen.data.policy import POLICY_KEYS
+
+        return {k: getattr(self, k) for k in POLICY_KEYS
                 if getattr(self, k) not in (None, False)}
 
     def to_spec(self) -> dict[str, Any]:

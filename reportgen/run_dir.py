@@ -51,7 +51,8 @@ def check_writable(out_dir: str | Path) -> Path:
     return out
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (whoever owns it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -101,7 +102,7 @@ class RunLock:
             return None  # unreadable: treat as stale
         if host != socket.gethostname():
             return text  # another machine's run: cannot tell, so respect it
-        return text if pid != os.getpid() and _alive(pid) else None
+        return text if pid != os.getpid() and process_alive(pid) else None
 
     def __exit__(self, *exc: object) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 import torch.utils.data
 
 from reportgen.data.base import Item, TaskDataset
+from reportgen.run_dir import process_alive
 
 
 class _Tasks(torch.utils.data.Dataset):
@@ -59,18 +60,8 @@ def die_with_parent(parent_pid: int, worker_id: int = 0) -> None:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass
-    if os.getppid() != parent_pid and not _alive(parent_pid):
+    if os.getppid() != parent_pid and not process_alive(parent_pid):
         os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by another user
-        return True
-    return True
 
 
 def iter_items(dataset: Iterable[Item], workers: int = 0, prefetch: int = 4
