@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -193,6 +193,10 @@ def test_values_lie_in_the_unit_interval_and_box_beats_mask(heat, obj):
 @settings(max_examples=40, deadline=None)
 @given(heatmaps, masks, st.floats(0.01, 1000))
 def test_scaling_the_heatmap_changes_nothing(heat, obj, k):
+    # A heatmap whose peak is at most 1e-12 has no usable heat by definition; scaling across
+    # that threshold changes the verdict, which is the documented edge, not a scale effect.
+    peak = heat.reshape(len(heat), -1).max(axis=1)
+    assume(((peak > 1e-12) == (peak * k > 1e-12)).all())
     a, b = score_localization(heat, obj), score_localization(heat * k, obj)
     for name in METRIC_NAMES:
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-6, atol=1e-12)
