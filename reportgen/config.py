@@ -267,6 +267,37 @@ class ReportSettings(_Strict):
     max_class_figures: int = Field(4, ge=0, description="per-class boxplot figures per model "
                                    "and method (each up to nine classes); every class stays in "
                                    "the per-class table")
+    key_findings: int = Field(10, ge=1, description="findings listed in Key findings (most "
+                              "severe first); the rest go to the appendix table")
+
+
+class CounterfactualSettings(_Strict):
+    """The background-swap test (Xiao et al., ICLR 2021): each sample's object shown alone,
+    removed, and on another image's background; one forward pass per variant."""
+
+    enabled: bool = True
+    max_samples: int | None = Field(256, gt=0, description="test only the first N samples "
+                                    "(null: all); their images are held at the model's input "
+                                    "size until the end of the run")
+    fill: Literal["mean", "impute"] = Field("impute", description="how No-FG and the donor "
+                                            "backgrounds fill the removed object: ROAD's "
+                                            "noisy linear imputation or the mean colour")
+    max_object_share: float = Field(0.9, gt=0, le=1, description="objects covering more of "
+                                    "the image than this are excluded (no background to swap)")
+
+
+class AnalysisSettings(_Strict):
+    """How samples are grouped into classes for the statistics and findings."""
+
+    group_by: Literal["auto", "dataset_class", "predicted_class"] = Field(
+        "auto", description="auto: the predicted class when a model's outputs are not the "
+        "dataset's classes, else the dataset class")
+    min_n: int = Field(10, ge=1, description="predicted classes with fewer samples are "
+                       "pooled as 'other'")
+    expected_parts: dict[str, list[str]] = Field(default_factory=dict, description=(
+        "class -> the parts that should carry its evidence (e.g. 'trench coat: "
+        "[outerwear]'): gives a per-class right-part rate and a finding when the heat "
+        "mostly lands elsewhere"))
 
 
 class FindingsThresholds(_Strict):
@@ -295,6 +326,8 @@ class RunConfig(_Strict):
     limit: int | None = Field(None, gt=0)
     findings: FindingsThresholds = FindingsThresholds()
     faithfulness: FaithfulnessSettings = FaithfulnessSettings()
+    counterfactual: CounterfactualSettings = CounterfactualSettings()
+    analysis: AnalysisSettings = AnalysisSettings()
     target: Literal["predicted", "ground_truth"] = "predicted"
     method_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     cache: bool = True
