@@ -9,9 +9,10 @@ EfficientNet-Lite0 (ImageNet weights from its pip package) on the Clothing Co-Pa
 * forward-only: preprocess + ``model(x)`` under ``torch.inference_mode()`` on the decoded
   images (the floor);
 * explain + score: the run's own stages on the same decoded images, faithfulness off: the
-  explain stage (preprocess, Grad-CAM through the heatmap engine, the random and centre
-  baselines, the heatmap cache written to a fresh folder each repeat) and the score stage
-  (PQAH and localisation for the model and both baselines, the gallery).
+  explain stage (preprocess, Grad-CAM through the heatmap engine, the baselines the explain
+  stage makes (random, centre and, since it has one, oracle), the heatmap cache written to a
+  fresh folder each repeat) and the score stage (PQAH and localisation for the model and
+  every baseline, the gallery).
 
 Timed runs are interleaved, best of ``--repeats``. The ratio is forward-only's seconds over
 explain + score's (1.0 = as fast as inference; the issue's goal is >= 0.7). Also printed: the

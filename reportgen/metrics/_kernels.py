@@ -68,6 +68,9 @@ _WARM_UP = {
                                          np.zeros((1, 256), np.int64)),
     "mask_sums": lambda k: k(_TINY_H, np.zeros((1, 1, 9), np.uint8), np.zeros((1, 1)),
                              np.zeros((1, 1), np.int64)),
+    "object_counts": lambda k: k(_TINY_H, _TINY_LABELS, _TINY_LABELS, 1, np.zeros(1),
+                                 np.zeros(1, np.float32), np.zeros(1, np.float32),
+                                 np.zeros((1, 7), np.int64), np.zeros((1, 2), np.int64)),
 }
 
 
@@ -140,6 +143,46 @@ def mask_sums(h: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         sums[:] = np.einsum("nkp,np->nk", masks, h.astype(np.float64, copy=False))
         counts[:] = np.count_nonzero(masks, axis=2)
     return sums, counts
+
+
+OBJECT_COUNTS = ("hot", "hot_in", "above", "above_in", "tied", "tied_in", "peaks")
+
+
+def object_counts(heat: np.ndarray, obj: np.ndarray, valid: np.ndarray | None, cut: np.ndarray,
+                  kth: np.ndarray, top: np.ndarray, keep: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The localisation metrics' pixel counts of N heatmaps in one pass.
+
+    ``heat`` (N, P) float32 (void pixels 0), ``obj`` (N, P) bool, ``valid`` (N, P) bool or
+    None (no void), ``cut`` (N,) float64, ``kth`` and ``top`` (N,) float32. Returns ``counts``
+    (N, 7) int64, columns ``OBJECT_COUNTS``: pixels with ``heat >= cut`` (compared in float64)
+    and those of them in ``obj``; with the rank heat ``r`` (``heat``, -1 on void pixels):
+    pixels with ``r > kth``, ``r == kth``, each also within ``obj``; pixels with ``heat ==
+    top``. And ``ties`` (N, keep) int64: the first ``keep`` flat indices with ``heat == top``
+    (-1 beyond the count).
+    """
+    n, p = heat.shape
+    counts = np.zeros((n, len(OBJECT_COUNTS)), np.int64)
+    ties = np.full((n, keep), -1, np.int64)
+    kernel = _numba_kernel("object_counts")
+    cut = np.ascontiguousarray(cut, np.float64)
+    kth, top = (np.ascontiguousarray(x, np.float32) for x in (kth, top))
+    if kernel is not None and n and p:
+        mask = np.zeros((1, p), np.uint8) if valid is None else np.ascontiguousarray(valid)
+        kernel(np.ascontiguousarray(heat, np.float32), np.ascontiguousarray(obj).view(np.uint8),
+               mask.view(np.uint8), int(valid is not None), cut, kth, top, counts, ties)
+        return counts, ties
+    hot = heat >= cut[:, None]
+    rank = heat if valid is None else np.where(valid, heat, np.float32(-1))
+    above, tied = rank > kth[:, None], rank == kth[:, None]
+    for c, mask in enumerate((hot, above, tied)):
+        counts[:, 2 * c] = np.count_nonzero(mask, axis=1)
+        counts[:, 2 * c + 1] = np.count_nonzero(mask & obj, axis=1)
+    for i in range(n):
+        where = np.flatnonzero(heat[i] == top[i])
+        counts[i, 6] = where.size
+        ties[i, :min(keep, where.size)] = where[:keep]
+    return counts, ties
 
 
 def _check(h: np.ndarray, labels: np.ndarray) -> None:

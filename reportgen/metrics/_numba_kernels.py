@@ -121,3 +121,48 @@ def mask_sums(h, masks, sums, counts):  # pragma: no cover (compiled)
                 c += m[j]
             sums[i, r] = s
             counts[i, r] = c
+
+
+@jit
+def object_counts(heat, obj, valid, has_void, cut, kth, top, counts, ties):  # pragma: no cover
+    # has_void: 1 when valid is (N, P), 0 when it is one (1, P) row (never read then).
+    n, p = heat.shape
+    keep = ties.shape[1]
+    for i in prange(n):
+        hi = heat[i]
+        oi = obj[i]
+        vi = valid[i * has_void]
+        c = cut[i]
+        k = kth[i]
+        t = top[i]
+        hot = 0
+        hot_in = 0
+        above = 0
+        above_in = 0
+        tied = 0
+        tied_in = 0
+        peaks = 0
+        for j in range(p):
+            v = hi[j]
+            o = oi[j] != 0
+            h = np.float64(v) >= c
+            hot += h
+            hot_in += h & o
+            r = v if (has_void == 0 or vi[j] != 0) else np.float32(-1)
+            a = r > k
+            e = r == k
+            above += a
+            above_in += a & o
+            tied += e
+            tied_in += e & o
+            if v == t:
+                if peaks < keep:
+                    ties[i, peaks] = j
+                peaks += 1
+        counts[i, 0] = hot
+        counts[i, 1] = hot_in
+        counts[i, 2] = above
+        counts[i, 3] = above_in
+        counts[i, 4] = tied
+        counts[i, 5] = tied_in
+        counts[i, 6] = peaks

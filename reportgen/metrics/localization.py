@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from reportgen.metrics import _kernels
 from reportgen.metrics.normalize import PreparedHeatmaps, prepare_heatmaps, threshold_cut
 from reportgen.metrics.registry import MetricInfo, register_metric
 
@@ -63,15 +64,60 @@ METRIC_NAMES = ("iou", "pointing_game", "energy_pointing_game", "relevance_mass"
                 "relevance_rank")
 
 
+@dataclass(frozen=True, eq=False)
+class ObjectMasks:
+    """What the localisation metrics take from the object masks of N samples of one size
+    (H, W), independent of the heatmaps: computed once and shared by every explainer.
+
+    ``obj`` (N, H, W) bool, O without void pixels; ``valid`` (N, H, W) bool, the non-void
+    pixels, or None (no void); ``count`` (N,) int64, |O| in pixels; ``box_rows`` (N, H) and
+    ``box_cols`` (N, W) bool, the rows and columns of O's tight bounding box (the whole image
+    when O is empty).
+    """
+
+    obj: np.ndarray
+    valid: np.ndarray | None
+    count: np.ndarray
+    box_rows: np.ndarray
+    box_cols: np.ndarray
+
+    @classmethod
+    def of(cls, object_masks: Any, void: Any = None) -> ObjectMasks:
+        """From (N, H, W) bool object masks and optional (N, H, W) bool void pixels."""
+        if isinstance(object_masks, ObjectMasks):
+            return object_masks
+        obj = _to_numpy(object_masks).astype(bool, copy=False)
+        if obj.ndim != 3:
+            raise ValueError(f"expected object_masks (N, H, W), got shape {obj.shape}")
+        valid = None
+        if void is not None:
+            void = _to_numpy(void).astype(bool, copy=False)
+            if void.shape != obj.shape:
+                raise ValueError(f"void {void.shape} must match object_masks {obj.shape}")
+            valid = ~void
+            obj = obj & valid
+        n, height, width = obj.shape
+        count = np.count_nonzero(obj.reshape(n, height * width), axis=1)
+        rows_in, cols_in = obj.any(axis=2), obj.any(axis=1)  # (N, H), (N, W)
+        r0, r1 = rows_in.argmax(axis=1), height - 1 - rows_in[:, ::-1].argmax(axis=1)
+        c0, c1 = cols_in.argmax(axis=1), width - 1 - cols_in[:, ::-1].argmax(axis=1)
+        rows = (np.arange(height) >= r0[:, None]) & (np.arange(height) <= r1[:, None])
+        cols = (np.arange(width) >= c0[:, None]) & (np.arange(width) <= c1[:, None])
+        return cls(obj, valid, count, rows, cols)
+
+
 class _Prepared(NamedTuple):
     heat: np.ndarray  # (N, H, W) float32 >= 0, clipped, void pixels set to 0, not divided
     peak: np.ndarray  # (N,) float64 peak of the clipped heatmap (void pixels included)
-    obj: np.ndarray  # (N, H, W) bool, O without void pixels
-    valid: np.ndarray | None  # (N, H, W) bool, or None when there are no void pixels
+    masks: ObjectMasks
     total: np.ndarray  # (N,) float64 sum of heat over valid pixels
     no_value: np.ndarray  # (N,) bool: degenerate | empty_object
     degenerate: np.ndarray
     empty_object: np.ndarray
+
+    @property
+    def obj(self) -> np.ndarray:
+        return self.masks.obj
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -84,9 +130,10 @@ def _to_numpy(x: Any) -> np.ndarray:
 
 
 def _prepare(heatmaps: Any, object_masks: Any, void: Any) -> _Prepared:
-    obj = _to_numpy(object_masks).astype(bool, copy=False)
-    if obj.ndim != 3:
-        raise ValueError(f"expected object_masks (N, H, W), got shape {obj.shape}")
+    """``object_masks``: (N, H, W) bool or an ``ObjectMasks`` (then ``void`` is ignored: it
+    is in there)."""
+    masks = ObjectMasks.of(object_masks, void)
+    obj = masks.obj
     if isinstance(heatmaps, PreparedHeatmaps):  # clipped and resized once for the batch
         if heatmaps.size != tuple(obj.shape[1:]) or len(heatmaps) != obj.shape[0]:
             raise ValueError(f"prepared heatmaps {tuple(heatmaps.clipped.shape)} do not match "
@@ -99,19 +146,13 @@ def _prepare(heatmaps: Any, object_masks: Any, void: Any) -> _Prepared:
         raise ValueError(f"expected heatmaps (N, h, w) with N = {obj.shape[0]}, got {h.shape}")
     n = obj.shape[0]
     heat, peak, degenerate = prepared or prepare_heatmaps(h, obj.shape[1:])
-    valid = None
-    if void is not None:
-        void = _to_numpy(void).astype(bool, copy=False)
-        if void.shape != obj.shape:
-            raise ValueError(f"void {void.shape} must match object_masks {obj.shape}")
-        valid = ~void
-        obj = obj & valid
-        heat = heat * valid
+    if masks.valid is not None:
+        heat = heat * masks.valid
     pixels = obj.shape[1] * obj.shape[2]
     total = heat.reshape(n, pixels).sum(axis=1, dtype=np.float64)
     degenerate = degenerate | ~(total > 0)
-    empty = ~obj.reshape(n, pixels).any(axis=1)
-    return _Prepared(heat, peak, obj, valid, total, degenerate | empty, degenerate, empty)
+    empty = masks.count == 0
+    return _Prepared(heat, peak, masks, total, degenerate | empty, degenerate, empty)
 
 
 def _finish(values: np.ndarray, prep: _Prepared) -> np.ndarray:
@@ -128,55 +169,82 @@ def _like_input(values: np.ndarray, *inputs: Any) -> Any:
 # --- the five metrics on prepared arrays ----------------------------------------------------
 
 
-def _iou(prep: _Prepared, threshold: float) -> np.ndarray:
+class _Counts(NamedTuple):
+    """``_kernels.object_counts`` of a prepared batch: ``counts`` (N, 7) int64 and ``ties``
+    (N, _MAX_WINDOW_TIES) int64 flat indices of maximal pixels, with the ``kth`` (N,) float32
+    K-th largest rank heat (K = |O|) and ``top`` (N,) float32 maximum they were counted at."""
+
+    counts: np.ndarray
+    ties: np.ndarray
+    kth: np.ndarray
+    top: np.ndarray
+
+    def column(self, name: str) -> np.ndarray:
+        return self.counts[:, _kernels.OBJECT_COUNTS.index(name)]
+
+
+def _count(prep: _Prepared, threshold: float = DEFAULT_IOU_THRESHOLD) -> _Counts:
+    """Every pixel count the iou, pointing game and relevance rank need, in one pass."""
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     n, height, width = prep.heat.shape
-    cut = threshold_cut(prep.peak, threshold, prep.degenerate)
-    hot = prep.heat.reshape(n, height * width) >= cut[:, None]  # void heat 0 < cut: never hot
-    obj = prep.obj.reshape(n, height * width)
-    inter = np.count_nonzero(hot & obj, axis=1)
-    union = np.count_nonzero(hot, axis=1) + np.count_nonzero(obj, axis=1) - inter
+    pixels = height * width
+    heat = prep.heat.reshape(n, pixels)
+    valid = None if prep.masks.valid is None else prep.masks.valid.reshape(n, pixels)
+    rank = heat if valid is None else np.where(valid, heat, np.float32(-1))
+    # The K-th largest rank heat: a selection per row (O(P)), not a full sort.
+    at = np.clip(pixels - prep.masks.count, 0, pixels - 1)
+    kth = np.array([np.partition(rank[i], at[i])[at[i]] for i in range(n)], np.float32)
+    top = heat.max(axis=1) if pixels else np.zeros(n, np.float32)
+    counts, ties = _kernels.object_counts(
+        heat, prep.obj.reshape(n, pixels), valid,
+        threshold_cut(prep.peak, threshold, prep.degenerate), kth.reshape(n), top,
+        _MAX_WINDOW_TIES)
+    return _Counts(counts, ties, kth, top)
+
+
+def _iou(prep: _Prepared, threshold: float, counts: _Counts | None = None) -> np.ndarray:
+    counts = _count(prep, threshold) if counts is None else counts
+    inter = counts.column("hot_in")  # void heat 0 < cut: never hot
+    union = counts.column("hot") + prep.masks.count - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return inter / union
 
 
-def _pointing_game(prep: _Prepared, tolerance: float) -> np.ndarray:
+def _pointing_game(prep: _Prepared, tolerance: float, counts: _Counts | None = None
+                   ) -> np.ndarray:
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0 pixels, got {tolerance}")
-    n = prep.heat.shape[0]
+    n, height, width = prep.heat.shape
     hit = np.zeros(n)
     todo = np.flatnonzero(~prep.no_value)
     if todo.size == 0:
         return hit
-    heat = prep.heat[todo]
-    top = heat.reshape(todo.size, -1).max(axis=1)
-    ties = heat == top[:, None, None]  # void heat is 0 < top: never a peak
-    n_ties = np.count_nonzero(ties.reshape(todo.size, -1), axis=1)
-    few = n_ties <= _MAX_WINDOW_TIES
-    if few.any():
-        sample, rows, cols = np.nonzero(ties[few])
+    counts = _count(prep) if counts is None else counts
+    n_ties = counts.column("peaks")  # void heat is 0 < top: never a peak
+    few = todo[n_ties[todo] <= _MAX_WINDOW_TIES]
+    if few.size:
         r = int(np.floor(tolerance))
         offsets = np.arange(-r, r + 1)
         disk = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= tolerance ** 2
-        padded = np.pad(prep.obj[todo[few]], ((0, 0), (r, r), (r, r)))
-        window = padded[sample[:, None, None], rows[:, None, None] + r + offsets[None, :, None],
-                        cols[:, None, None] + r + offsets[None, None, :]]
+        taken = counts.ties[few] >= 0
+        sample = np.broadcast_to(few[:, None], taken.shape)[taken]
+        flat = counts.ties[few][taken]
+        rows = (flat // width)[:, None, None] + offsets[None, :, None]
+        cols = (flat % width)[:, None, None] + offsets[None, None, :]
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        window = prep.obj[sample[:, None, None], np.clip(rows, 0, height - 1),
+                          np.clip(cols, 0, width - 1)] & inside  # outside: as padded False
         near = (window & disk).reshape(sample.size, -1).any(axis=1)
-        hit[todo[few]] = np.bincount(sample, weights=near, minlength=int(few.sum())) > 0
-    for j in np.flatnonzero(~few):  # flat heatmaps: distance of every pixel to the object
-        distance = ndimage.distance_transform_edt(~prep.obj[todo[j]])
-        hit[todo[j]] = bool((distance[ties[j]] <= tolerance).any())
+        hit[few] = np.bincount(sample, weights=near, minlength=n)[few] > 0
+    for i in todo[n_ties[todo] > _MAX_WINDOW_TIES]:  # flat heatmaps: distance to the object
+        distance = ndimage.distance_transform_edt(~prep.obj[i])
+        hit[i] = bool((distance[prep.heat[i] == counts.top[i]] <= tolerance).any())
     return hit
 
 
 def _energy_pointing_game(prep: _Prepared) -> np.ndarray:
-    _, height, width = prep.heat.shape
-    rows_in, cols_in = prep.obj.any(axis=2), prep.obj.any(axis=1)  # (N, H), (N, W)
-    r0, r1 = rows_in.argmax(axis=1), height - 1 - rows_in[:, ::-1].argmax(axis=1)
-    c0, c1 = cols_in.argmax(axis=1), width - 1 - cols_in[:, ::-1].argmax(axis=1)
-    rows = (np.arange(height) >= r0[:, None]) & (np.arange(height) <= r1[:, None])
-    cols = (np.arange(width) >= c0[:, None]) & (np.arange(width) <= c1[:, None])
+    rows, cols = prep.masks.box_rows, prep.masks.box_cols
     per_row = (prep.heat * cols[:, None, :]).sum(axis=2, dtype=np.float64)  # (N, H)
     inside = (per_row * rows).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -190,21 +258,11 @@ def _relevance_mass(prep: _Prepared) -> np.ndarray:
         return inside / prep.total
 
 
-def _relevance_rank(prep: _Prepared) -> np.ndarray:
-    n, height, width = prep.heat.shape
-    heat = prep.heat.reshape(n, height * width)
-    obj = prep.obj.reshape(n, height * width)
-    if prep.valid is not None:  # void pixels rank below every valid one
-        heat = np.where(prep.valid.reshape(n, height * width), heat, np.float32(-1))
-    k = np.count_nonzero(obj, axis=1)
-    ordered = np.sort(heat, axis=1)
-    kth = ordered[np.arange(n), np.clip(heat.shape[1] - k, 0, heat.shape[1] - 1)]  # K-th largest
-    above = heat > kth[:, None]
-    tied = heat == kth[:, None]
-    n_above = np.count_nonzero(above, axis=1)
-    in_above = np.count_nonzero(above & obj, axis=1)
-    n_tied = np.count_nonzero(tied, axis=1)
-    in_tied = np.count_nonzero(tied & obj, axis=1)
+def _relevance_rank(prep: _Prepared, counts: _Counts | None = None) -> np.ndarray:
+    counts = _count(prep) if counts is None else counts
+    k = prep.masks.count
+    n_above, in_above = counts.column("above"), counts.column("above_in")
+    n_tied, in_tied = counts.column("tied"), counts.column("tied_in")
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = in_above + (k - n_above) * in_tied / np.maximum(n_tied, 1)
         return expected / k
@@ -227,12 +285,13 @@ def score_localization(heatmaps: Any, object_masks: Any, *, void: Any = None,
             distance between pixel centres, inclusive).
     """
     prep = _prepare(heatmaps, object_masks, void)
+    counts = _count(prep, iou_threshold)
     values = {
-        "iou": _iou(prep, iou_threshold),
-        "pointing_game": _pointing_game(prep, tolerance),
+        "iou": _iou(prep, iou_threshold, counts),
+        "pointing_game": _pointing_game(prep, tolerance, counts),
         "energy_pointing_game": _energy_pointing_game(prep),
         "relevance_mass": _relevance_mass(prep),
-        "relevance_rank": _relevance_rank(prep),
+        "relevance_rank": _relevance_rank(prep, counts),
     }
     inputs = (heatmaps, object_masks, void)
     return LocalizationScores(

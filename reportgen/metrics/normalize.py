@@ -152,3 +152,45 @@ def prepare(heatmaps: Any, size: tuple[int, int]) -> PreparedHeatmaps:
     if isinstance(heatmaps, torch.Tensor):
         return PreparedHeatmaps(*prepare_heatmaps_torch(heatmaps, size))
     return PreparedHeatmaps(*prepare_heatmaps(np.asarray(heatmaps), size))
+
+
+def prepare_groups(heatmaps: Any, groups: list[tuple[list[int], tuple[int, int]]]
+                   ) -> list[PreparedHeatmaps]:
+    """``prepare(heatmaps[idx], size)`` for each ``(idx, size)`` of ``groups``, with the same
+    values, but the batch-wide steps done once.
+
+    ``heatmaps`` (N, h, w): a CPU tensor is clipped once for the whole batch (torch, as
+    ``prepare_heatmaps_torch``), each group resized by torch and finished with numpy: host
+    arrays out, as the region scorers read them (few parallel torch calls: on a loaded machine
+    each one can wait tens of ms for its worker threads). A tensor on another device or a
+    numpy array goes through ``prepare`` per group.
+    """
+    if not isinstance(heatmaps, torch.Tensor) or heatmaps.device.type != "cpu":
+        return [prepare(heatmaps[idx], size) for idx, size in groups]
+    h = _float_numpy(heatmaps.detach())
+    n = h.shape[0]
+    if n == 0 or h[0].size == 0:
+        return [prepare(heatmaps[idx], size) for idx, size in groups]
+    flat = h.reshape(n, -1)
+    high, low = flat.max(axis=1), flat.min(axis=1)  # both propagate NaN
+    finite = np.isfinite(high) & np.isfinite(low)
+    if not finite.all() or (low < 0).any():  # torch.where(finite, h, 0).clamp_min(0)
+        h = np.where(np.isfinite(h) & ~(h < 0), h, np.float32(0))
+    out = []
+    for idx, size in groups:
+        part = h if list(idx) == list(range(n)) else h[np.asarray(idx, dtype=np.int64)]
+        if tuple(part.shape[1:]) == tuple(size):
+            clipped = part.copy()
+        else:
+            clipped = resize_heatmaps(torch.from_numpy(np.ascontiguousarray(part)), size).numpy()
+            if clipped.min() < 0:  # as clamp_min(0): -0.0 stays
+                clipped[clipped < 0] = 0
+        peak = clipped.reshape(len(idx), -1).max(axis=1).astype(np.float64)
+        degenerate = ~finite[idx] | (peak <= DEGENERATE_MAX)
+        out.append(PreparedHeatmaps(np.ascontiguousarray(clipped), peak, degenerate))
+    return out
+
+
+def _float_numpy(x: torch.Tensor) -> np.ndarray:
+    """A CPU tensor as a float32 numpy array (half, bfloat16 and float64 converted)."""
+    return x.float().numpy() if x.dtype != torch.float32 else x.numpy()

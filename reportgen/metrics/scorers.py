@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
 
 from reportgen.metrics.area import area_share
-from reportgen.metrics.localization import score_localization
+from reportgen.metrics.localization import ObjectMasks, score_localization
 from reportgen.metrics.normalize import PreparedHeatmaps
 from reportgen.metrics.pqah import score_masks, score_regions
 from reportgen.vocab import IGNORE_INDEX
@@ -49,6 +50,12 @@ class RegionBatch:
     @property
     def size(self) -> tuple[int, int]:
         return int(self.objects.shape[1]), int(self.objects.shape[2])
+
+    @cached_property
+    def object_masks(self) -> ObjectMasks:
+        """The localisation metrics' heatmap-independent half (O without void, |O|, its
+        bounding box), computed on first use and shared by every explainer of the batch."""
+        return ObjectMasks.of(self.objects, self.void)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,7 @@ class LocalizationScorer(Scorer):
 
     def score(self, heatmaps: PreparedHeatmaps, regions: RegionBatch | None,
               model: ModelInputs | None = None) -> ScorerOutput:
-        loc = score_localization(heatmaps, regions.objects, void=regions.void)
+        loc = score_localization(heatmaps, regions.object_masks)
         return ScorerOutput(dict(loc.by_metric_id()))
 
 

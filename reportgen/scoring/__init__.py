@@ -6,14 +6,19 @@ from reportgen.scoring.table import (
     SCORE_COLUMNS,
     BatchScores,
     ScoredGroup,
+    ScoredParts,
     empty_scores,
+    frame,
     object_metric_rows,
     region_batch,
     region_scorers,
     score_batch,
+    score_parts,
     score_with_model,
     size_groups,
 )
 
-__all__ = ["SCORE_COLUMNS", "BatchScores", "ScoredGroup", "empty_scores", "object_metric_rows",
-           "region_batch", "region_scorers", "score_batch", "score_with_model", "size_groups"]
+__all__ = ["SCORE_COLUMNS", "BatchScores", "ScoredGroup", "ScoredParts", "empty_scores", "frame",
+           "object_metric_rows",
+           "region_batch", "region_scorers", "score_batch", "score_parts", "score_with_model",
+           "size_groups"]

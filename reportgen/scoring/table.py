@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ import pandas as pd
 from reportgen.data.sample import Sample
 from reportgen.exclusions import Exclusion
 from reportgen.heatmaps.base import HeatmapBatch
-from reportgen.metrics.normalize import PreparedHeatmaps, prepare
+from reportgen.metrics.normalize import PreparedHeatmaps, prepare_groups
 from reportgen.metrics.scorers import ModelInputs, RegionBatch, Scorer, scorers
 from reportgen.vocab import OBJECT
 
@@ -42,6 +43,39 @@ class BatchScores:
     table: pd.DataFrame
     exclusions: list[Exclusion]
     groups: list[ScoredGroup]
+
+
+@dataclass(frozen=True)
+class ScoredParts:
+    """A scored batch before its rows become a DataFrame (``frame`` joins several batches'
+    rows into one): ``columns`` maps each of ``SCORE_COLUMNS`` to ``n_rows`` values (None when
+    there are no rows); ``exclusions`` and ``groups`` as in ``BatchScores``."""
+
+    columns: dict[str, Any] | None
+    n_rows: int
+    exclusions: list[Exclusion]
+    groups: list[ScoredGroup]
+
+
+def frame(parts: Sequence[ScoredParts]) -> pd.DataFrame:
+    """One DataFrame of the rows of ``parts``, in order (the same frame as concatenating
+    their tables one by one, built at the cost of one); ``empty_scores()`` when none has a
+    row."""
+    parts = [p for p in parts if p.columns is not None]
+    if not parts:
+        return empty_scores()
+    columns = dict(parts[0].columns)
+    if len(parts) > 1:  # lists stay lists and arrays arrays: the same dtypes as one part's
+        for c in SCORE_COLUMNS:
+            pieces = [p.columns[c] for p in parts]
+            if c == "correct":
+                columns[c] = pd.array(np.concatenate([np.asarray(x, dtype=object)
+                                                      for x in pieces]), dtype="boolean")
+            elif isinstance(pieces[0], list):
+                columns[c] = [v for x in pieces for v in x]
+            else:
+                columns[c] = np.concatenate(pieces)
+    return pd.DataFrame(columns, columns=SCORE_COLUMNS)
 
 
 def empty_scores() -> pd.DataFrame:
@@ -74,22 +108,49 @@ def region_scorers() -> list[Scorer]:
     return scorers(lambda cls: not cls.needs_model)
 
 
+def shared_region_batch(group: Sequence[Sample], shared: dict | None) -> RegionBatch:
+    """``region_batch(group)``, taken from (or put into) ``shared`` when given: a dict that
+    lives as long as the samples (the score stage keeps one per batch), so that the model and
+    the baselines of one batch stack each group's regions once."""
+    if shared is None:
+        return region_batch(group)
+    key = tuple(id(s) for s in group)
+    hit = shared.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], group, strict=True)):
+        return hit[1]
+    regions = region_batch(group)
+    shared[key] = (list(group), regions)
+    return regions
+
+
 def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, method: str,
-                output_names: Sequence[str], score_with: Sequence[Scorer] | None = None
-                ) -> BatchScores:
+                output_names: Sequence[str], score_with: Sequence[Scorer] | None = None,
+                shared_regions: dict | None = None) -> BatchScores:
+    """``score_parts`` as a ``BatchScores`` (its rows as one table)."""
+    parts = score_parts(samples, batch, model, method, output_names, score_with,
+                        shared_regions)
+    return BatchScores(frame([parts]), parts.exclusions, parts.groups)
+
+
+def score_parts(samples: Sequence[Sample], batch: HeatmapBatch, model: str, method: str,
+                output_names: Sequence[str], score_with: Sequence[Scorer] | None = None,
+                shared_regions: dict | None = None) -> ScoredParts:
     """Score one batch of heatmaps against the samples' regions with the region scorers.
 
     ``batch.heatmaps[i]`` belongs to ``samples[i]`` (numpy or a tensor on the model's device);
     ``output_names`` names the model's outputs (predictions and targets index it). A sample a
     scorer excludes (a degenerate heatmap) gets an exclusion and no row from that scorer;
-    absent regions produce no row.
+    absent regions produce no row. ``shared_regions``: see ``shared_region_batch``.
     """
     score_with = region_scorers() if score_with is None else score_with
     parts, exclusions, groups = [], [], []
-    for idx in size_groups(samples):
+    indices = size_groups(samples)
+    all_regions = [shared_region_batch([samples[i] for i in idx], shared_regions)
+                   for idx in indices]
+    all_prepared = prepare_groups(batch.heatmaps, [(idx, regions.size) for idx, regions
+                                                   in zip(indices, all_regions, strict=True)])
+    for idx, regions, prepared in zip(indices, all_regions, all_prepared, strict=True):
         group = [samples[i] for i in idx]
-        regions = region_batch(group)
-        prepared = prepare(batch.heatmaps[idx], regions.size)  # a tensor takes a list too
         groups.append(ScoredGroup(idx, prepared))
         for scorer in score_with:
             out = scorer.score(prepared, regions)
@@ -104,22 +165,17 @@ def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
                     values, names = values[:, None], np.array([OBJECT], dtype=object)
                 rows, cols = np.nonzero(np.isfinite(values))
                 parts.append((np.asarray(idx)[rows], names[cols], metric, values[rows, cols]))
-    # One DataFrame per batch (building one per group and metric cost more than the metrics).
-    table = _table(samples, parts, batch, output_names, model, method)
-    return BatchScores(table, exclusions, groups)
-
-
-def _table(samples: Sequence[Sample], parts: list[tuple], batch: HeatmapBatch,
-           output_names: Sequence[str], model: str, method: str) -> pd.DataFrame:
-    """The rows of ``parts`` = [(sample rows, regions, metric, values)] in order, as one
-    frame with the columns ``_rows`` gives."""
+    # Columns, not a DataFrame: the score stage builds one frame for several explainers
+    # (building one per group and metric, or per explainer, cost more than the metrics).
     if not parts:
-        return empty_scores()
+        return ScoredParts(None, 0, exclusions, groups)
     rows = np.concatenate([p[0] for p in parts]).astype(np.int64)
     regions = np.concatenate([p[1] for p in parts])
     metrics = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts])
     values = np.concatenate([p[3] for p in parts])
-    return _rows(samples, rows, batch, output_names, model, method, regions, metrics, values)
+    columns = _columns(samples, rows, batch, output_names, model, method, regions, metrics,
+                       values)
+    return ScoredParts(columns, len(rows), exclusions, groups)
 
 
 def score_with_model(samples: Sequence[Sample], batch: HeatmapBatch, model: str, method: str,
@@ -160,7 +216,16 @@ def object_metric_rows(samples: Sequence[Sample], batch: HeatmapBatch,
 def _rows(samples: Sequence[Sample], rows: np.ndarray, batch: HeatmapBatch,
           output_names: Sequence[str], model: str, method: str, regions: np.ndarray,
           metric: str | np.ndarray, values: np.ndarray) -> pd.DataFrame:
-    """Score rows for ``samples[rows]`` (one row each) with the batch's predictions.
+    """``_columns`` as a DataFrame."""
+    return pd.DataFrame(_columns(samples, rows, batch, output_names, model, method, regions,
+                                 metric, values), columns=SCORE_COLUMNS)
+
+
+def _columns(samples: Sequence[Sample], rows: np.ndarray, batch: HeatmapBatch,
+             output_names: Sequence[str], model: str, method: str, regions: np.ndarray,
+             metric: str | np.ndarray, values: np.ndarray) -> dict[str, Any]:
+    """Score rows for ``samples[rows]`` (one row each) with the batch's predictions, as
+    ``{column: values}`` (lists, arrays or one scalar for every row).
 
     ``output_names``: the model's class names by output index (the dataset's classes unless
     the model has its own label set). ``correct`` is NA where the sample's class is not one
@@ -173,12 +238,14 @@ def _rows(samples: Sequence[Sample], rows: np.ndarray, batch: HeatmapBatch,
     known = set(output_names)
     correct = pd.array([(p == t) if t in known else None
                         for p, t in zip(named, truth, strict=True)], dtype="boolean")
-    return pd.DataFrame({
+    n = len(rows)
+    return {
         "image_id": [samples[i].image_id for i in rows],
         "object_id": [samples[i].object_id for i in rows],
         "class_name": truth,
         "target_class": [output_names[t] for t in batch.target[rows]],
         "predicted_class": named,
         "correct": correct,
-        "model": model, "method": method, "region": regions, "metric": metric,
-        "value": values}, columns=SCORE_COLUMNS)
+        "model": [model] * n, "method": [method] * n, "region": regions,
+        "metric": metric if isinstance(metric, np.ndarray) else [metric] * n,
+        "value": values}

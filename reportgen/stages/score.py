@@ -17,7 +17,15 @@ import pandas as pd
 from reportgen.config import RunConfig
 from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
 from reportgen.metrics.scorers import ModelInputs
-from reportgen.scoring import BatchScores, empty_scores, score_batch, score_with_model
+from reportgen.scoring import (
+    BatchScores,
+    ScoredParts,
+    empty_scores,
+    frame,
+    region_scorers,
+    score_parts,
+    score_with_model,
+)
 from reportgen.scoring.gallery import GalleryCollector
 from reportgen.stages.explain import Explained
 from reportgen.stages.load import Batch
@@ -65,18 +73,56 @@ class ScoreStage:
     def update(self, batch: Batch, explained: list[Explained],
                missing: list[Exclusion] = ()) -> None:
         """Score one batch: ``explained`` from the explain stage, ``missing`` the samples a
-        precomputed heatmap set lacks."""
+        precomputed heatmap set lacks.
+
+        Explainers share the batch's stacked regions, and consecutive explainers' rows become
+        one DataFrame (``_flush``): the same rows, in the same order, as one frame each.
+        """
         self._total += batch.size
         self._exclusions += batch.unreadable
         self._add_exclusions(missing)
+        shared_regions: dict = {}  # each group's regions, stacked once for all explainers
+        pending: list[tuple[Explained, ScoredParts]] = []
         for e in explained:
-            scored = score_batch(e.samples, e.heat, e.model_name, e.method, e.output_names)
-            self._add(scored, e)
-            if e.in_gallery:
-                self.gallery.update(e.model_name, e.method, e.samples, scored)
+            chosen = (None if e.scorers is None else
+                      [sc for sc in region_scorers() if sc.name in e.scorers])
+            pending.append((e, score_parts(e.samples, e.heat, e.model_name, e.method,
+                                           e.output_names, chosen,
+                                           shared_regions=shared_regions)))
             n = self._faithfulness_quota(batch, len(e.samples)) if e.model else 0
             if n:
+                self._flush(pending)
                 self._add(self._score_with_model(e, n), e)
+        self._flush(pending)
+
+    def _flush(self, pending: list[tuple[Explained, ScoredParts]]) -> None:
+        """Add the ``pending`` explainers' rows as one frame (an explainer without rows as its
+        own empty frame, as before), offer each its slice for the gallery, and clear it."""
+        run: list[tuple[Explained, ScoredParts]] = []
+        for e, parts in [*pending, (None, None)]:
+            if parts is not None and parts.columns is not None:
+                run.append((e, parts))
+                continue
+            if run:
+                table, start = frame([p for _, p in run]), 0
+                self._frames.append(table)
+                for e_run, p in run:
+                    rows = table.iloc[start:start + p.n_rows]
+                    start += p.n_rows
+                    self._add_scored(BatchScores(rows, p.exclusions, p.groups), e_run)
+                run = []
+            if parts is not None:  # no rows
+                scored = BatchScores(empty_scores(), parts.exclusions, parts.groups)
+                self._frames.append(scored.table)
+                self._add_scored(scored, e)
+        pending.clear()
+
+    def _add_scored(self, scored: BatchScores, e: Explained) -> None:
+        """Region scores of ``e`` whose table is already among the frames."""
+        self._add_exclusions(scored.exclusions)
+        self._count_scored(scored, e)
+        if e.in_gallery:
+            self.gallery.update(e.model_name, e.method, e.samples, scored)
 
     def _score_with_model(self, e: Explained, n: int) -> BatchScores:
         samples = e.samples[:n]
@@ -100,6 +146,9 @@ class ScoreStage:
     def _add(self, scored: BatchScores, e: Explained) -> None:
         self._frames.append(scored.table)
         self._add_exclusions(scored.exclusions)
+        self._count_scored(scored, e)
+
+    def _count_scored(self, scored: BatchScores, e: Explained) -> None:
         if not e.is_baseline and not scored.table.empty:
             self._scored.update(zip(scored.table["image_id"],
                                     scored.table["object_id"].astype(int), strict=True))

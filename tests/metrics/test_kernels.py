@@ -102,3 +102,27 @@ def test_a_failing_compiled_kernel_falls_back_to_numpy_with_a_warning(monkeypatc
         monkeypatch.undo()
         _kernels._compiled_kernel.cache_clear()
     assert _kernels.backend() == "numba"
+
+
+@pytest.mark.parametrize("with_void", [False, True])
+def test_object_counts_match_a_direct_computation(kernel_backend, with_void):
+    rng = np.random.default_rng(4)
+    n, p = 5, 997
+    heat = np.round(rng.random((n, p), dtype=np.float32) * 8) / 8  # many ties
+    obj = rng.random((n, p)) < 0.3
+    valid = rng.random((n, p)) < 0.9 if with_void else None
+    if valid is not None:
+        heat, obj = heat * valid, obj & valid
+    cut = np.array([0.5, 0.25, np.inf, 0.0, 1.0])
+    kth = np.array([0.5, 0.0, 1.0, 0.375, -1.0], np.float32)
+    top = heat.max(axis=1)
+    counts, ties = _kernels.object_counts(heat, obj, valid, cut, kth, top, keep=40)
+    rank = heat if valid is None else np.where(valid, heat, np.float32(-1))
+    for i in range(n):
+        hot, above, tied = heat[i] >= cut[i], rank[i] > kth[i], rank[i] == kth[i]
+        want = [hot.sum(), (hot & obj[i]).sum(), above.sum(), (above & obj[i]).sum(),
+                tied.sum(), (tied & obj[i]).sum(), (heat[i] == top[i]).sum()]
+        assert counts[i].tolist() == want
+        peaks = np.flatnonzero(heat[i] == top[i])[:40]
+        assert ties[i, :peaks.size].tolist() == peaks.tolist()
+        assert (ties[i, peaks.size:] == -1).all()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -211,6 +211,10 @@ def test_ph_is_one_when_heatmap_equals_the_region_mask(labels, region):
 @settings(max_examples=40, deadline=None)
 @given(heatmaps, label_maps, st.floats(0.01, 1000))
 def test_scaling_the_heatmap_changes_nothing(heat, labels, k):
+    # A peak at most 1e-12 means no usable heat by definition: scaling across that threshold
+    # changes the verdict (the documented edge), not a scale effect.
+    peak = np.asarray(heat).reshape(len(heat), -1).max(axis=1)
+    assume(((peak > 1e-12) == (peak * k > 1e-12)).all())
     a, b = score_regions(heat, labels, 4), score_regions(heat * k, labels, 4)
     np.testing.assert_allclose(a.ph, b.ph, rtol=1e-6, atol=1e-12)
 

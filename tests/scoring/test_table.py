@@ -53,7 +53,7 @@ def _counting(monkeypatch, module, name: str) -> list:
 
 def test_each_size_group_is_prepared_once_for_every_region_metric(two_sizes, monkeypatch):
     samples, heat = two_sizes
-    prepared = _counting(monkeypatch, table, "prepare")
+    prepared = _counting(monkeypatch, normalize, "prepare")
     in_pqah = _counting(monkeypatch, pqah, "prepare_heatmaps")
     in_localization = _counting(monkeypatch, localization, "prepare_heatmaps")
     scored = score_batch(samples, _batch(heat), "m", "gradcam", ["cat"])
@@ -78,6 +78,31 @@ def test_prepared_scores_equal_scoring_each_metric_on_its_own(two_sizes):
     iou = localization.iou(heat[idx], objects)
     got = scored[(scored.metric == "loc.iou") & scored.image_id.isin(["a", "c"])]["value"]
     np.testing.assert_array_equal(got.to_numpy(), iou)
+
+
+def test_a_cpu_tensor_is_clipped_once_per_batch_and_resized_per_group(two_sizes, monkeypatch):
+    _, heat = two_sizes
+    heat[0, 0, 0], heat[1, 2, 2] = -1.0, np.nan  # clipping and a degenerate sample
+    resized = _counting(monkeypatch, normalize, "resize_heatmaps")
+    groups = normalize.prepare_groups(torch.from_numpy(heat), [([0, 2], (24, 32)),
+                                                               ([1], (16, 16))])
+    assert len(resized) == 2
+    for (idx, size), got in zip([([0, 2], (24, 32)), ([1], (16, 16))], groups, strict=True):
+        want = normalize.prepare(torch.from_numpy(heat[idx]), size)
+        assert isinstance(got.clipped, np.ndarray)
+        np.testing.assert_array_equal(got.clipped, want.clipped.numpy())
+        np.testing.assert_array_equal(got.peak, want.peak.numpy())
+        np.testing.assert_array_equal(got.degenerate, want.degenerate.numpy())
+
+
+def test_the_baselines_of_a_batch_share_the_models_regions(two_sizes, monkeypatch):
+    samples, heat = two_sizes
+    stacked = _counting(monkeypatch, table, "region_batch")
+    shared: dict = {}
+    score_batch(samples, _batch(heat), "m", "gradcam", ["cat"], shared_regions=shared)
+    score_batch([samples[1]], _batch(heat[[1]]), "baseline", "center", ["cat"],
+                shared_regions=shared)
+    assert len(stacked) == 2  # the baseline's group (b) was stacked for the model already
 
 
 def test_heatmaps_as_tensors_give_the_same_rows_as_host_arrays(two_sizes):
