@@ -284,6 +284,9 @@ class CounterfactualSettings(_Strict):
                                             "noisy linear imputation or the mean colour")
     max_object_share: float = Field(0.9, gt=0, le=1, description="objects covering more of "
                                     "the image than this are excluded (no background to swap)")
+    part_removal: bool = Field(True, description="also remove each part in turn (same fill) "
+                               "and measure the target-probability drop: one forward pass per "
+                               "part and sample")
 
 
 class AnalysisSettings(_Strict):
@@ -309,6 +312,9 @@ class FindingsThresholds(_Strict):
     min_cliffs_delta: float = Field(0.33, ge=0, le=1)
     min_difference: float = Field(0.05, ge=0)
     neglect_ratio: float = Field(0.5, ge=0)
+    min_bg_gap: float = Field(0.1, ge=0, le=1, description="smallest BG-gap (accuracy with "
+                              "a same-class background minus another class's) that confirms "
+                              "a class shortcut")
     road_min: float = 0.0
 
 

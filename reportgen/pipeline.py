@@ -1,6 +1,7 @@
 """Wires the stages (``reportgen.stages``) into a run and owns the run directory.
 
-``run_pipeline`` is the whole flow: load, then per batch explain and score, then aggregate,
+``run_pipeline`` is the whole flow: load, then per batch explain and score (and keep samples
+for the background-swap test), then the background swap, aggregate,
 find, narrate, publish and render. ``render_run`` redoes only the last stage from the saved
 outputs of a run directory.
 """
@@ -23,7 +24,8 @@ from reportgen.errors import ReportgenError
 from reportgen.run_dir import Staging, artifact_hashes, exclusive
 from reportgen.run_record import RUN_FILE
 from reportgen.scoring.gallery import GalleryCollector
-from reportgen.stages.aggregate import aggregate
+from reportgen.stages.aggregate import aggregate, grouping_of
+from reportgen.stages.counterfactual import CounterfactualStage, with_counterfactual
 from reportgen.stages.explain import ExplainStage
 from reportgen.stages.find import find
 from reportgen.stages.load import RunInputs, open_inputs, seed_everything
@@ -79,14 +81,17 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
             inputs = open_inputs(config, out_dir)
         explain = ExplainStage(inputs)
         score = ScoreStage(config, _gallery(inputs))
+        swap = CounterfactualStage(inputs)
         with timer.stage("heatmaps_and_scores"):
             for batch in inputs.batches():
                 score.update(batch, *explain.update(batch))
+                swap.update(batch)
                 timer.advance(batch.seen_before + batch.size, len(inputs.dataset))
-        scored = score.compute()
+        with timer.stage("background_swap"):
+            scored = with_counterfactual(score.compute(), swap)
         with timer.stage("statistics"):
-            aggregated = aggregate(scored, config.seed)
-            found = find(scored.scores, aggregated.facts, config)
+            aggregated = aggregate(scored, config.seed, grouping_of(config, inputs))
+            found = find(scored.scores, aggregated.facts, config, aggregated.grouping)
         with timer.stage("narrative"):
             narrative = narrate(found.facts, found.findings, config.narrative, out_dir,
                                 seed=config.seed, cache=config.cache)

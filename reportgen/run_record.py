@@ -72,6 +72,9 @@ class RunRecord:
     artifacts: dict[str, str] = field(default_factory=dict)
     #: artifacts changed after the run that ``render --allow-modified`` rendered anyway
     modified: list[str] = field(default_factory=list)
+    #: how samples were grouped into classes (``Grouping.as_dict``: requested, by_model, min_n,
+    #: expected_parts, text); empty in records written before grouping existed
+    grouping: dict[str, Any] = field(default_factory=dict)
     version: int = RUN_RECORD_VERSION
 
     def report_settings(self):

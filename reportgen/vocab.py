@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import re
 
-BASELINE_MODEL = "baseline"  # the pseudo-model of the random and centre baseline heatmaps
+BASELINE_MODEL = "baseline"  # the pseudo-model of the baseline heatmaps
+CHANCE_BASELINES = ("random", "center")  # heatmaps with no information about the image
+SWAP_METHOD = "background_swap"  # the method dimension of the background-swap test's facts
+PART_REMOVAL_METHOD = "part_removal"  # ... and of the part-removal drops
+COUNTERFACTUAL_METHODS = (SWAP_METHOD, PART_REMOVAL_METHOD)  # tests without a heatmap
+ORACLE = "oracle"  # the baseline that knows the object: the best a CAM-resolution map can do
 BACKGROUND = "background"  # the region outside every part
 OBJECT = "object"  # the region name of image-level metrics (localisation, faithfulness)
 ALL_CLASSES = "all"  # the class of statistics pooled over every class

@@ -5,6 +5,9 @@
 CCP has no whole-image class (every photo is one ``person``) while the model has 1000 ImageNet
 outputs, so the config names the model's outputs (``class_names: imagenet``): the report then
 names the predicted ImageNet classes and has no accuracy (the truth is not among the outputs).
+The statistics are grouped by the predicted class (``analysis.group_by: auto`` resolves to it
+for such a model) and the config has the ``expected_parts`` map of the recipe "Auditing an
+ImageNet model on a part dataset" in docs/config.md, which gives per-class right-part rates.
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ GARMENT_PARTS = ("outerwear", "top", "dress", "bottoms", "legwear", "footwear")
 # ImageNet classes of clothing (shared/data/README.md)
 GARMENT_CLASSES = {"jean", "trench coat", "miniskirt", "kimono", "suit", "sweatshirt",
                    "cardigan", "fur coat"}
+# The recipe's map (docs/config.md): the part that should carry each predicted class's evidence.
+EXPECTED_PARTS = {"jean": ["bottoms"], "miniskirt": ["bottoms"], "trench coat": ["outerwear"],
+                  "fur coat": ["outerwear"], "suit": ["outerwear", "top"],
+                  "kimono": ["outerwear", "dress"], "sweatshirt": ["top"],
+                  "cowboy boot": ["footwear"]}
+MODEL = "efficientnet-lite0"
 
 
 def ccp_config(ccp: Path) -> str:
@@ -60,6 +69,8 @@ def ccp_config(ccp: Path) -> str:
         "batch_size": 10,
         "device": "cpu",
         "faithfulness": {"max_samples": 4},  # 22 forward passes per photo: four are enough
+        # 20 photos: pool a predicted class below 3 photos (the recipe keeps the default 10)
+        "analysis": {"min_n": 3, "expected_parts": EXPECTED_PARTS},
     }, sort_keys=False)
 
 
@@ -107,3 +118,27 @@ def test_reportgen_run_on_20_ccp_photos_with_efficientnet_lite0_writes_a_report(
           f"({garments} garment classes); median PH (n photos): "
           + ", ".join(f"{p} {f['value']:.2f} ({f['n']})" for p, f in ph.items()))
     assert garments >= 10  # most CCP photos are predicted as a garment
+
+    # Grouped by what the model predicts: auto chose the predicted class for this model.
+    assert run["grouping"]["requested"] == "auto"
+    assert run["grouping"]["by_model"] == {MODEL: "predicted_class"}
+    assert "grouped by the class the model predicted" in text
+    often = {c for c, n in predicted.items() if n >= 3}
+    rare = {c for c, n in predicted.items() if n < 3}
+    grouped = {f["dims"]["class"] for f in facts.values()
+               if f["id"].startswith(f"pqah.ph.q2|model={MODEL}|")}
+    assert often and grouped == {"all", *often} | ({"other"} if rare else set())
+    assert sum(int(facts[f"pqah.ph.n|model={MODEL}|method=gradcam|class={c}|region=background"]
+                   ["value"]) for c in grouped - {"all"}) == counts["scored"]
+    # Baselines keep the dataset class.
+    assert "pqah.ph.q2|model=baseline|method=random|class=person|region=background" in facts
+    # Right-part rates for the expected classes the model predicted often enough.
+    rates = {f["dims"]["class"]: f for f in facts.values()
+             if f["id"].startswith("expected_part.rate|")}
+    assert set(rates) == often & set(EXPECTED_PARTS) and rates
+    for cls, f in rates.items():
+        assert 0.0 <= f["value"] <= 1.0 and 0 < f["n"] <= predicted[cls]
+        hits = facts[f"expected_part.hits|model={MODEL}|method=gradcam|class={cls}"]
+        assert hits["value"] == pytest.approx(f["value"] * f["n"])
+    print("right-part rates: " + ", ".join(f"{c} {f['value']:.2f} (n {f['n']})"
+                                           for c, f in sorted(rates.items())))

@@ -13,6 +13,8 @@ from reportgen.analysis.facts import canonical_dims
 
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
+# Within a severity, what a reviewer must see first: shortcuts, then background reliance.
+KIND_RANK = {"class_shortcut": 0, "background_reliance": 1}
 
 
 @dataclass(frozen=True)
@@ -21,10 +23,11 @@ class Finding:
 
     ``kind``: the rule (``background_reliance``, ``dominant_part``, ``neglected_part``,
     ``class_shortcut``, ``misclassified_shift``, ``model_difference``, ``method_difference``,
-    ``above_chance``, ``chance_level``, ``faithfulness_caveat``); ``subject``: the dimensions
-    it is about (model, method, class, region); ``effect_size``: the rule's effect measure
-    (for ranking; 0 when the rule has none); ``caveat``: why the finding may not hold (e.g.
-    the heatmaps it rests on failed a faithfulness check), empty when none.
+    ``above_chance``, ``chance_level``, ``faithfulness_caveat``, ``method_disagreement``);
+    ``subject``: the dimensions it is about (model, method, class, region; a finding several
+    methods agree on names them all, ``"gradcam, gradcam++"``); ``effect_size``: the rule's
+    effect measure (for ranking; 0 when the rule has none); ``caveat``: why the finding may
+    not hold (e.g. the heatmaps it rests on failed a faithfulness check), empty when none.
     """
 
     id: str
@@ -50,5 +53,7 @@ def finding_id(kind: str, subject: dict[str, str]) -> str:
 
 
 def rank_findings(findings: list[Finding]) -> list[Finding]:
-    """Most severe first, then the larger effect, then the id (deterministic)."""
-    return sorted(findings, key=lambda f: (SEVERITY_RANK[f.severity], -abs(f.effect_size), f.id))
+    """Most severe first; within a severity shortcuts, then background reliance, then the
+    rest; then the larger effect, then the id (deterministic)."""
+    return sorted(findings, key=lambda f: (SEVERITY_RANK[f.severity], KIND_RANK.get(f.kind, 2),
+                                           -abs(f.effect_size), f.id))

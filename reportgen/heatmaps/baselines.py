@@ -5,8 +5,12 @@
   the smoothness of a CAM and no information. Seeded.
 * ``center``: a Gaussian centred on the image, sigma = 1/4 of the shorter side: the
   photographer's bias (objects tend to be in the middle).
+* ``oracle``: the sample's own object mask seen through the CAM grid (area-averaged onto the
+  grid, then bilinearly upsampled as a CAM is): the heatmap of a perfect explainer at that
+  resolution. Its heat on the background is the spill that geometry alone causes (thin parts
+  spill more), so background findings measure a method's *excess* over it.
 
-A method "attends to X" only when it beats both on X.
+A method "attends to X" only when it beats both chance baselines (random, centre) on X.
 """
 
 from __future__ import annotations
@@ -71,15 +75,39 @@ def center_heatmaps(n: int, size: tuple[int, int], seed: int | Sequence[int] | N
     return np.broadcast_to(one, (n, h, w)).copy()
 
 
+def oracle_heatmaps(n: int, size: tuple[int, int], seed: int | Sequence[int] | None = None,
+                    *, objects: np.ndarray, grid: tuple[int, int] | None = None) -> np.ndarray:
+    """(n, h, w) float32 in [0, 1]: each object mask area-averaged onto ``grid`` and resized
+    back to ``size`` bilinearly (how a CAM reaches the image).
+
+    Args:
+        objects: (n, h, w) bool object masks (``Sample.object_region``); an empty mask gives an
+            all-zero (degenerate) heatmap, which the scorers exclude.
+        grid: (rows, cols) of the CAM; default: stride 32. ``seed`` is unused (deterministic).
+    """
+    h, w = _check(n, size)
+    objects = np.asarray(objects, dtype=bool)
+    if objects.shape != (n, h, w):
+        raise ValueError(f"objects must be ({n}, {h}, {w}), got {objects.shape}")
+    if n == 0:
+        return np.zeros((0, h, w), np.float32)
+    rows, cols = grid if grid is not None else default_grid((h, w))
+    masks = torch.from_numpy(objects).float().unsqueeze(1)
+    coarse = torch.nn.functional.adaptive_avg_pool2d(masks, (rows, cols)).squeeze(1)
+    return resize_heatmaps(coarse, (h, w)).clamp_(0, 1).numpy().astype(np.float32)
+
+
 BASELINES: Mapping[str, Callable[..., np.ndarray]] = MappingProxyType({
     "random": random_heatmaps,
     "center": center_heatmaps,
+    "oracle": oracle_heatmaps,
 })
 
 
 def baseline_heatmaps(name: str, n: int, size: tuple[int, int], seed: int | Sequence[int],
                       **options) -> np.ndarray:
-    """The baseline ``name`` (``random`` or ``center``): (n, h, w) float32."""
+    """The baseline ``name`` (``random``, ``center`` or ``oracle``, which needs ``objects``):
+    (n, h, w) float32."""
     try:
         fn = BASELINES[name]
     except KeyError:

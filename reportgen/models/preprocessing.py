@@ -63,7 +63,7 @@ class Preprocessing:
             t = torch.from_numpy(image).to(device)
             t = t.permute(2, 0, 1).unsqueeze(0).float()
             if self.pixel_scale != 1:
-                t = t.div_(self.pixel_scale)
+                t = t / self.pixel_scale  # not in place: a float input would be its own tensor
             if t.shape[-2:] != (self.size, self.size):
                 t = F.interpolate(t, size=(self.size, self.size), mode="bilinear",
                                   align_corners=False, antialias=True)

@@ -1,8 +1,8 @@
 """Explain: every explainer's heatmaps for one batch.
 
 The explainers, in the order their scores are written: each model x method (through the
-cached engine; heatmaps stay on the model's device), then the random and centre baselines
-(the ``baseline`` pseudo-model, explaining the ground truth), then each set of precomputed
+cached engine; heatmaps stay on the model's device), then the random, centre and oracle
+baselines (the ``baseline`` pseudo-model, explaining the ground truth), then each set of precomputed
 heatmaps (read from files; samples without one are excluded).
 """
 
@@ -21,7 +21,7 @@ from reportgen.heatmaps.base import HeatmapBatch
 from reportgen.heatmaps.baselines import BASELINES, baseline_heatmaps
 from reportgen.models.loading import LoadedModel
 from reportgen.stages.load import Batch, RunInputs
-from reportgen.vocab import BASELINE_MODEL
+from reportgen.vocab import BASELINE_MODEL, ORACLE
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,8 @@ class Explained:
     ``heat.heatmaps[i]`` belongs to ``samples[i]``; ``output_names`` names the indices in
     ``heat.predicted`` / ``heat.target``; ``model`` is the loaded model for model scorers
     (None for baselines and precomputed heatmaps, which have no model to re-run);
-    ``in_gallery``: whether the gallery may show these heatmaps.
+    ``in_gallery``: whether the gallery may show these heatmaps; ``scorers``: the names of
+    the region scorers that apply (the oracle needs only PQAH's background share).
     """
 
     model_name: str
@@ -41,6 +42,7 @@ class Explained:
     output_names: list[str]
     model: LoadedModel | None = None
     in_gallery: bool = True
+    scorers: tuple[str, ...] | None = None  # the region scorers to run (None: all)
 
     @property
     def is_baseline(self) -> bool:
@@ -73,7 +75,8 @@ class ExplainStage:
             for idx, heat in baseline_batch(samples, name, (self.config.seed, batch.number),
                                             self.inputs.grid):
                 out.append(Explained(BASELINE_MODEL, name, [samples[i] for i in idx], heat,
-                                     classes, in_gallery=False))
+                                     classes, in_gallery=False,
+                                     scorers=("pqah",) if name == ORACLE else None))
         missing: list[Exclusion] = []
         for spec, source in self.inputs.external:
             groups, lacking = heatmap_groups(samples, source, spec.model, spec.method)
@@ -94,17 +97,20 @@ class ExplainStage:
 
 def baseline_batch(samples: Sequence[Sample], name: str, seed: tuple[int, ...],
                    grid: tuple[int, int] | None) -> list[tuple[list[int], HeatmapBatch]]:
-    """Baseline heatmaps (``random`` / ``center``) for ``samples``, grouped by image size.
+    """Baseline heatmaps (``random`` / ``center`` / ``oracle``) for ``samples``, grouped by
+    image size.
 
     Baselines have no prediction (-1) and explain the ground-truth class. ``grid``: the CAM
-    grid the random baseline's blobs mimic.
+    grid the random baseline's blobs and the oracle's blur mimic.
     """
     by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, s in enumerate(samples):
         by_size[s.size].append(i)
     out = []
     for k, (size, idx) in enumerate(sorted(by_size.items())):
-        options = {"grid": grid} if name == "random" and grid else {}
+        options = {"grid": grid} if name != "center" and grid else {}
+        if name == ORACLE:
+            options["objects"] = np.stack([samples[i].object_region() for i in idx])
         heat = baseline_heatmaps(name, len(idx), size, (*seed, k), **options)
         n = len(idx)
         out.append((idx, HeatmapBatch(heat, np.full(n, -1, np.int64),

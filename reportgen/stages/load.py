@@ -15,16 +15,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from reportgen.analysis.grouping import unknown_expected_names
 from reportgen.config import RunConfig
 from reportgen.data import load_dataset
 from reportgen.data.heatmap_files import open_heatmaps
 from reportgen.data.loader import iter_batches
 from reportgen.data.sample import Sample
-from reportgen.errors import ReportgenError
+from reportgen.errors import ConfigError, ReportgenError
 from reportgen.exclusions import Exclusion
 from reportgen.heatmaps import HeatmapCache, HeatmapEngine, make_method
 from reportgen.models.loading import LoadedModel, load_model
-from reportgen.vocab import ALL_CLASSES, RESERVED_CHARACTERS
+from reportgen.vocab import ALL_CLASSES, BACKGROUND, RESERVED_CHARACTERS
 
 HEATMAP_CACHE = Path("cache") / "heatmaps"  # inside the run directory
 
@@ -107,6 +108,7 @@ def open_inputs(config: RunConfig, out_dir: Path) -> RunInputs:
     check_names(dataset, models)
     classes = list(dataset.class_names)
     outputs = {m.name: output_names(m, classes, dataset.name, config.target) for m in models}
+    check_expected_parts(config.analysis.expected_parts, classes, outputs, dataset.part_names)
     return RunInputs(config, dataset, models, engines, external, cache, device, outputs,
                      cam_grid(models[0]) if models else None)
 
@@ -156,6 +158,23 @@ def check_names(dataset, models: list[LoadedModel]) -> None:
             raise ReportgenError(f"{source}: the {what} name(s) {bad[:5]} contain one of "
                                  f"{' '.join(RESERVED_CHARACTERS)}, which fact ids and "
                                  "placeholders reserve; rename them")
+
+
+def check_expected_parts(expected: dict[str, list[str]], classes: list[str],
+                         outputs: dict[str, list[str]], parts: list[str]) -> None:
+    """A ConfigError naming the classes and parts of ``analysis.expected_parts`` that are
+    neither a dataset class nor a model's output name, nor a dataset part (or background)."""
+    known = {*classes, *(n for names in outputs.values() for n in names)}
+    bad_classes, bad_parts = unknown_expected_names(expected, known, parts)
+    problems = []
+    if bad_classes:
+        problems.append(f"the class(es) {bad_classes[:5]} are neither dataset classes nor "
+                        "outputs of a model")
+    if bad_parts:
+        problems.append(f"the part(s) {bad_parts[:5]} are not parts of the dataset (its parts: "
+                        f"{', '.join(parts)}; or {BACKGROUND})")
+    if problems:
+        raise ConfigError(f"analysis.expected_parts: {'; '.join(problems)}")
 
 
 def cam_grid(model: LoadedModel) -> tuple[int, int] | None:

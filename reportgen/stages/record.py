@@ -56,6 +56,7 @@ def run_record(config: RunConfig, inputs: RunInputs, explain: ExplainStage, scor
         samples={"total": counts.total, "scored": counts.scored,
                  "excluded": counts.excluded, "partial": counts.partial},
         narrative=narrative.run_info(),
+        grouping=found.grouping.as_dict(),
     )
 
 

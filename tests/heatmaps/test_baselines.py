@@ -64,7 +64,7 @@ def test_center_baseline_is_a_gaussian_with_sigma_a_quarter_of_the_shorter_side(
 
 
 def test_baselines_are_looked_up_by_name():
-    assert set(BASELINES) == {"random", "center"}
+    assert set(BASELINES) == {"random", "center", "oracle"}
     np.testing.assert_array_equal(baseline_heatmaps("center", 1, (5, 5), 0),
                                   center_heatmaps(1, (5, 5)))
     assert baseline_heatmaps("random", 0, (5, 5), 0).shape == (0, 5, 5)
@@ -84,3 +84,23 @@ def test_baselines_are_scored_with_the_same_code():
     assert (c.precision[:, 1] > 0.5).all()  # the centre prior puts most heat on it
     loc = score_localization(center, labels == 1, tolerance=0)
     assert loc.pointing_game.tolist() == [1.0] * 4
+
+
+def test_the_oracle_is_the_object_seen_through_the_cam_grid():
+    """docs/metrics.md: a 4 x 4 object in the corner of an 8 x 8 image on a 2 x 2 grid fills
+    one cell; upsampled bilinearly its heat leaks past the object's edge onto the background."""
+    from reportgen.heatmaps.baselines import oracle_heatmaps
+
+    objects = np.zeros((1, 8, 8), bool)
+    objects[0, :4, :4] = True
+    heat = oracle_heatmaps(1, (8, 8), 0, objects=objects, grid=(2, 2))[0]
+    assert heat[:2, :2].min() == 1.0 and heat[6:, 6:].max() == 0.0
+    assert 0 < heat[~objects[0]].sum() < heat[objects[0]].sum()  # the spill, smaller
+    assert (heat[:, :4].sum(axis=1) >= heat[:, 4:].sum(axis=1)).all()
+    # A full-resolution grid is the mask itself: a perfect pixel explainer spills nothing.
+    exact = oracle_heatmaps(1, (8, 8), 0, objects=objects, grid=(8, 8))[0]
+    assert np.array_equal(exact, objects[0].astype(np.float32))
+    empty = oracle_heatmaps(1, (8, 8), 0, objects=np.zeros((1, 8, 8), bool))
+    assert not empty.any()  # degenerate: the scorers exclude it
+    with pytest.raises(ValueError, match="objects must be"):
+        oracle_heatmaps(2, (8, 8), 0, objects=objects)

@@ -16,9 +16,10 @@ import pandas as pd
 
 from reportgen.analysis.facts import FactTable
 from reportgen.analysis.findings import Finding, rank_findings
+from reportgen.analysis.merge import drop_single_class_copies, merge_methods
 
 # Each family registers its rules when imported: this list is the registration.
-from reportgen.analysis.rules import background, faithfulness, paired, parts  # noqa: F401
+from reportgen.analysis.rules import background, expected, faithfulness, paired, parts  # noqa: F401
 from reportgen.analysis.rules.base import RULES, RuleContext, rule
 from reportgen.config import FindingsThresholds
 
@@ -38,12 +39,13 @@ class FindingsResult:
 
 def derive_findings(scores: pd.DataFrame, facts: FactTable,
                     settings: FindingsThresholds | None = None, *, seed: int = 0,
-                    rules: list[str] | None = None) -> FindingsResult:
+                    rules: list[str] | None = None, merge: bool = True) -> FindingsResult:
     """Run the rules (all by default, in name order) on ``scores`` and ``facts``.
 
     ``facts`` is not changed: the rules read it together with the facts they add, which the
     result returns. ``seed`` seeds the bootstrap CIs. Findings about a model/method whose
-    heatmaps failed the faithfulness check get a caveat.
+    heatmaps failed the faithfulness check get a caveat. ``merge``: one finding per claim
+    (``reportgen.analysis.merge``: methods that agree merged, single-class copies dropped).
     """
     ctx = RuleContext(scores, facts, settings or FindingsThresholds(), seed)
     findings = [f for name in (rules or sorted(RULES)) for f in RULES[name](ctx)]
@@ -53,4 +55,18 @@ def derive_findings(scores: pd.DataFrame, facts: FactTable,
                 if f.kind != "faithfulness_caveat"
                 and (f.subject.get("model"), f.subject.get("method")) in unfaithful else f
                 for f in findings]
+    if merge:
+        findings = one_per_claim(findings, ctx)
     return FindingsResult(rank_findings(findings), ctx.added)
+
+
+def one_per_claim(findings: list[Finding], ctx: RuleContext) -> list[Finding]:
+    """Drop the "all classes" copies of single-class runs, then merge across methods."""
+    s = ctx.scores
+    s = s[s.model.isin({m for m, _ in ctx.scored_pairs})]
+    classes_of = {k: int(v) for k, v in s.groupby(["model", "method"]).class_name.nunique()
+                  .items()}
+    methods_of: dict[str, list[str]] = {}
+    for model, method in ctx.scored_pairs:
+        methods_of.setdefault(model, []).append(method)
+    return merge_methods(drop_single_class_copies(findings, classes_of), methods_of)

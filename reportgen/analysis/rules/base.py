@@ -20,7 +20,7 @@ import pandas as pd
 from reportgen.analysis.facts import Fact, FactTable, fact_id, stat_fact_id
 from reportgen.analysis.findings import Finding, finding_id
 from reportgen.config import FindingsThresholds
-from reportgen.vocab import ALL_CLASSES, BACKGROUND, BASELINE_MODEL
+from reportgen.vocab import ALL_CLASSES, BACKGROUND, BASELINE_MODEL, COUNTERFACTUAL_METHODS
 
 HEAT_SHARE = "pqah.precision"
 AREA_SHARE = "region.area_share"
@@ -65,8 +65,10 @@ class RuleContext:
 
     @cached_property
     def scored_pairs(self) -> list[tuple[str, str]]:
-        """The (model, method) pairs in the scores, baselines left out, sorted."""
-        s = self.scores[self.scores.model != BASELINE_MODEL]
+        """The (model, method) pairs with heatmap scores, baselines (and the counterfactual
+        tests, which have no heatmap) left out, sorted."""
+        s = self.scores[(self.scores.model != BASELINE_MODEL)
+                        & ~self.scores.method.isin(COUNTERFACTUAL_METHODS)]
         return sorted(set(zip(s.model, s.method, strict=True)))
 
     def values(self, metric: str, region: str, **where) -> pd.DataFrame:

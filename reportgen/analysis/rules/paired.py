@@ -11,7 +11,7 @@ from reportgen.analysis.findings import Finding
 from reportgen.analysis.rules.base import HEAT_SHARE, PH, RuleContext, make_finding, rule
 from reportgen.analysis.significance import bootstrap_median_ci, holm, wilcoxon_paired
 from reportgen.metrics.registry import get_metric
-from reportgen.vocab import ALL_CLASSES, BACKGROUND, BASELINE_MODEL
+from reportgen.vocab import ALL_CLASSES, BACKGROUND, BASELINE_MODEL, CHANCE_BASELINES
 from reportgen.vocab import placeholder as ph
 
 
@@ -107,10 +107,12 @@ def method_difference(ctx: RuleContext) -> list[Finding]:
 
 @rule("above_chance")
 def above_chance(ctx: RuleContext) -> list[Finding]:
-    """A part a method 'attends to' must beat both baselines there (paired, Holm): kind
-    ``above_chance`` (info) when it does, ``chance_level`` (low) when it does not."""
+    """A part a method 'attends to' must beat both chance baselines (random, centre) there
+    (paired, Holm): kind ``above_chance`` (info) when it does, ``chance_level`` (low) when it
+    does not. The oracle baseline is a ceiling, not chance: it is left out here."""
     cfg, out = ctx.thresholds, []
-    baselines = sorted(ctx.scores[ctx.scores.model == BASELINE_MODEL].method.unique())
+    baselines = sorted(set(ctx.scores[ctx.scores.model == BASELINE_MODEL].method)
+                       & set(CHANCE_BASELINES))
     if not baselines:
         return out
     tests = []
