@@ -16,6 +16,8 @@ RUN_FACTS = ("run.samples.total", "run.samples.scored", "run.samples.excluded")
 # Small enough for a small model's context: a prompt stays near a thousand tokens.
 MAX_FINDINGS = 5
 MAX_FACTS = 16
+# The executive summary says at most three findings: page 1 is read in a minute.
+SUMMARY_FINDINGS = 3
 
 
 def _class_of(finding: Finding) -> str | None:
@@ -54,11 +56,12 @@ class SectionSpec:
     title: str
     relevant: Callable[[Finding], bool]
     context_facts: Callable[[FactTable], list[Fact]]
+    max_findings: int = MAX_FINDINGS
 
     def findings(self, findings: Sequence[Finding]) -> list[Finding]:
-        """The relevant findings, most severe first, at most MAX_FINDINGS (the high ones
-        always fit: they come first)."""
-        return rank_findings([f for f in findings if self.relevant(f)])[:MAX_FINDINGS]
+        """The relevant findings, most severe first, at most ``max_findings`` (the high ones
+        come first)."""
+        return rank_findings([f for f in findings if self.relevant(f)])[:self.max_findings]
 
     def required(self, findings: Sequence[Finding]) -> list[Finding]:
         return [f for f in self.findings(findings) if f.severity == "high"]
@@ -72,10 +75,14 @@ class SectionSpec:
 
 
 SECTIONS: tuple[SectionSpec, ...] = (
+    # The caveats (chance level, faithfulness) are the limitations' unless high.
     SectionSpec("summary", "Executive summary",
-                lambda f: True, _summary_facts),
+                lambda f: f.severity == "high" or f.kind not in LIMITATION_KINDS,
+                _summary_facts, SUMMARY_FINDINGS),
+    # A class's background findings are the bias review's.
     SectionSpec("per_class", "Per-class critique",
-                lambda f: _class_of(f) is not None, _per_class_facts),
+                lambda f: _class_of(f) is not None and f.kind not in BIAS_KINDS,
+                _per_class_facts),
     SectionSpec("bias", "Bias review",
                 lambda f: f.kind in BIAS_KINDS, _bias_facts),
     SectionSpec("recommendations", "Recommendations",

@@ -16,7 +16,9 @@ from reportgen.analysis.findings import Finding
 from reportgen.metrics.registry import METRICS, get_metric
 from reportgen.metrics.road import ROAD_CAVEAT
 from reportgen.narrative.placeholders import fill_placeholders
+from reportgen.narrative.recommendations import actions
 from reportgen.narrative.written import NarrativeSection
+from reportgen.report.counterfactual_tables import SWAP_COLUMNS, part_removal_table, swap_table
 from reportgen.report.figures import (
     Figure,
     class_boxplots,
@@ -26,8 +28,9 @@ from reportgen.report.figures import (
     ph_boxplot,
     region_order,
 )
-from reportgen.report.gallery import GalleryEntry, gallery_figure
+from reportgen.report.gallery import GalleryEntry, gallery_figures
 from reportgen.report.road_figure import road_curve_figure
+from reportgen.report.verdicts import model_verdicts, split_findings
 from reportgen.run_record import RunRecord
 from reportgen.vocab import ALL_CLASSES, ALL_SAMPLES, OBJECT
 
@@ -65,7 +68,13 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
                   findings: list[Finding] | None = None,
                   gallery: Sequence[GalleryEntry] = ()) -> dict[str, Any]:
     """The template's context; the names come from ``run.dataset``, the figure and gallery
-    caps from the run's ``report`` settings."""
+    caps from the run's ``report`` settings.
+
+    Page 1: ``verdicts`` (one per model of ``run.models``, from the findings), ``actions``
+    (at most three lines), the narrative filled at each section's audience precision.
+    ``findings``: at most ``report.key_findings`` non-info findings, most severe first;
+    ``appendix_findings``: the rest. ``gallery``: every figure of each shown model x method
+    (tall thumbnails may need several to stay legible)."""
     part_names, class_names = list(run.dataset.part_names), list(run.dataset.class_names)
     settings = run.report_settings()
     gallery_max_parts = settings.gallery_max_parts
@@ -88,6 +97,8 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         scored = {f.dims["class"] for f in facts.select(metric="pqah.ph", stat="n",
                                                         model=model, method=method)}
         classes_with_facts = [c for c in class_names if c in scored]
+        # then the classes of a grouping by predicted class (analysis.group_by), sorted
+        classes_with_facts += sorted(scored - {ALL_CLASSES, *class_names})
         # Regions in column groups: a table stays within the page whatever the part count.
         column_groups = [pooled[i:i + TABLE_COLUMNS] for i in range(0, len(pooled),
                                                                      TABLE_COLUMNS)]
@@ -107,7 +118,7 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
     shown = "end user" if "end user" in audiences else (audiences[0] if audiences else "")
     sections = [{"id": s.section, "title": s.title, "writer": s.writer, "guard": s.guard,
                  "provenance": s.provenance,
-                 "paragraphs": fill_placeholders(s.text, facts).split("\n\n")}
+                 "paragraphs": fill_placeholders(s.text, facts, s.audience).split("\n\n")}
                 for s in narrative if s.audience == shown]
     # Per-fraction ROAD points (road.morf@0.3) are drawn as curves, not table columns.
     object_metrics = sorted({f.metric for f in facts.select(stat="q2", region=OBJECT,
@@ -115,14 +126,17 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
                              if "@" not in f.metric})
     # One row per metric, one column per model x method: stays within the page width.
     stat = {"mean": "mean", "median": "q2"}
+    # The oracle baseline is scored for its background share only: no column of dashes.
+    object_pairs = [(m, k) for m, k in pairs
+                    if facts.select(stat="n", model=m, method=k, region=OBJECT)]
     object_table = {
-        "pairs": [{"model": model, "method": method} for model, method in pairs],
+        "pairs": [{"model": model, "method": method} for model, method in object_pairs],
         "rows": [{"id": m, "name": info.name, "meaning": info.meaning, "summary": info.summary,
                   "arrow": {"higher": "↑", "lower": "↓"}.get(info.direction, ""),
                   "cells": [{"value": _fact_cell(facts, stat_fact_id(m, stat[info.summary],
                                                                      **dims)),
                              "n": _fact_cell(facts, stat_fact_id(m, "n", **dims))}
-                            for model, method in pairs
+                            for model, method in object_pairs
                             for dims in [{"model": model, "method": method,
                                           "class": ALL_CLASSES, "region": OBJECT}]]}
                  for m in object_metrics for info in [get_metric(m)]],
@@ -139,18 +153,23 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
                             "range": f"{info.range[0]:g} to {info.range[1]:g}"})
     road = road_curve_figure(stats, pairs)  # its caption carries the ROAD caveat
     gallery_pairs = sorted({(e.model, e.method) for e in gallery})
-    key_findings = [{"kind": f.kind.replace("_", " "), "severity": f.severity,
-                     "text": fill_placeholders(f.statement, facts), "caveat": f.caveat}
-                    for f in (findings or []) if f.severity != "info"]
+    said, appendix = split_findings(findings or [], settings.key_findings)
     counts = {k: _fact_cell(facts, fact_id(k)) for k in
               ("run.samples.total", "run.samples.scored", "run.samples.excluded")}
     return {
         "title": run.title,
         "run": run,
         "counts": counts,
+        "grouping": run.grouping.get("text", ""),  # how samples were grouped into classes
         "narrative": sections,
-        "findings": key_findings,
+        "findings": [_finding_row(f, facts) for f in said],
+        "appendix_findings": [_finding_row(f, facts) for f in appendix],
+        "verdicts": [asdict(v) for v in model_verdicts(findings or [], run.models)],
+        "actions": actions(findings or []),
         "object_table": object_table,
+        "swap_columns": [label for _, label in SWAP_COLUMNS],
+        "swap_table": swap_table(facts),
+        "part_table": part_removal_table(facts, facts.pairs()),
         "road_caveat": ROAD_CAVEAT if any(m.startswith("road.") for m in object_metrics)
         and road is None else "",
         "conditions": [{**c, "shown": [{"id": fid, "display": facts.display(fid)}
@@ -160,8 +179,9 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         "comparison_figure": asdict(comparison_figure(stats, pairs, part_names))
         if len(pairs) > 1 else None,
         "road_figure": asdict(road) if road else None,
-        "gallery": [asdict(gallery_figure(gallery, m, k, part_names, gallery_max_parts))
-                    for m, k in gallery_pairs[:gallery_max_figures]],
+        # Several figures per pair when tall thumbnails need them to stay legible.
+        "gallery": [asdict(g) for m, k in gallery_pairs[:gallery_max_figures]
+                    for g in gallery_figures(gallery, m, k, part_names, gallery_max_parts)],
         "gallery_left_out": [f"{m} · {k}" for m, k in gallery_pairs[gallery_max_figures:]],
         "sections": {s["id"]: s for s in sections},
         "definitions": definitions,
@@ -171,6 +191,13 @@ def build_context(*, facts: FactTable, stats: pd.DataFrame, narrative: list[Narr
         "part_names": part_names,
         "class_names": class_names,
     }
+
+
+def _finding_row(f: Finding, facts: FactTable) -> dict[str, str]:
+    """A finding as the findings list and the appendix table show it (full precision)."""
+    return {"kind": f.kind.replace("_", " "), "severity": f.severity,
+            "subject": ", ".join(f"{k} {v}" for k, v in f.subject.items()),
+            "text": fill_placeholders(f.statement, facts), "caveat": f.caveat}
 
 
 def _parameters(config: dict) -> list[dict[str, str]]:

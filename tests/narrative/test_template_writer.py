@@ -50,37 +50,41 @@ def _strip(text: str) -> str:
     return PLACEHOLDER.sub("", text)
 
 
-def test_summary_names_the_region_with_the_highest_median_ph():
-    facts = _facts()
-    section = TemplateWriter().summary(facts)
-    best = "pqah.ph.q2|model=partnet|method=gradcam|class=all|region=body"
-    worst = "pqah.ph.q2|model=partnet|method=gradcam|class=all|region=tail"
-    assert facts[best].value > facts["pqah.ph.q2|model=partnet|method=gradcam|class=all"
-                                     "|region=head"].value
-    assert "overlap most with the body (median PH {{fact:" + best + "}}" in section.text
-    assert "least with the tail (median PH {{fact:" + worst + "}}" in section.text
-
-
-def test_summary_follows_the_data_when_the_best_region_changes():
-    centres = {"background": 0.1, "head": 0.8, "body": 0.3, "tail": 0.5}
-    section = TemplateWriter().summary(_facts(centres=centres))
-    assert "overlap most with the head" in section.text
-    assert "least with the body" in section.text
-
-
-def test_summary_reports_the_background_heat_share_quartiles():
-    text = TemplateWriter().summary(_facts()).text
-    for stat in ("q2", "q1", "q3"):
-        fid = f"pqah.precision.{stat}|model=partnet|method=gradcam|class=all|region=background"
-        assert "{{fact:" + fid + "}}" in text
-
-
-def test_summary_has_one_paragraph_per_model_and_method():
+def test_summary_gives_each_model_its_background_share_over_all_classes():
     facts = _facts(models=("alpha", "beta"), methods=("gradcam", "scorecam"))
-    paragraphs = TemplateWriter().summary(facts).text.split("\n\n")
-    assert len(paragraphs) == 4
-    assert paragraphs[0].startswith("For model alpha explained with gradcam,")
-    assert paragraphs[3].startswith("For model beta explained with scorecam,")
+    text = TemplateWriter().summary(facts).text
+    for model in ("alpha", "beta"):
+        share = f"pqah.precision.q2|model={model}|method=gradcam|class=all|region=background"
+        assert f"With gradcam, a median {{{{fact:{share}}}}} of {model}'s heat falls on the " \
+               "background across all classes." in text
+    assert "scorecam" not in text  # one line per model, with its first method
+    assert text.endswith("No rule flagged a problem that needs attention.")
+
+
+def test_summary_states_the_accuracy_when_the_run_has_it():
+    facts = _facts()
+    acc = facts.add_value("model.accuracy", 94.3, 16, "percent", "higher", model="partnet",
+                          method="gradcam")
+    text = TemplateWriter().summary(facts).text
+    assert text.startswith(f"Model partnet classifies {{{{fact:{acc.id}}}}} of the images "
+                           "correctly; with gradcam, a median {{fact:pqah.precision.q2|")
+
+
+def test_summary_says_high_findings_first_in_short_form_without_test_statistics(facts,
+                                                                                findings):
+    text = _write("summary", facts, findings).text
+    assert text.startswith("Needs attention: partnet may use the background as a shortcut "
+                           "for fish: when it explains fish, a median {{fact:")
+    assert "Also worth knowing: partnet leans on the background overall" in text
+    assert findings[0].statement not in text
+    assert not re.search(r"Cliff|Holm|confidence interval|p-value", text)
+
+
+def test_summary_has_at_most_150_words_whatever_the_findings(facts, findings):
+    many = [replace(findings[0], id=f"class_shortcut|{i}", subject={
+        **findings[0].subject, "model": f"partnet{i}"}) for i in range(12)]
+    text = _write("summary", facts, many).text
+    assert len(PLACEHOLDER.sub("0", text).split()) <= 150
 
 
 def test_summary_contains_no_literal_digit_outside_placeholders():
@@ -95,7 +99,7 @@ def test_summary_references_only_existing_facts():
     facts = _facts(models=("alpha", "beta"))
     section = TemplateWriter().summary(facts)
     ids = referenced_facts(section.text)
-    assert len(ids) == 2 * 6
+    assert len(ids) == 2  # one background share per model
     assert all(fid in facts for fid in ids)
     assert section.fact_ids == ids
     fill_placeholders(section.text, facts)  # raises KeyError on an unknown id
@@ -159,18 +163,22 @@ def test_every_section_passes_the_guard_and_shows_only_fact_numbers(section, fac
     assert verdict.ok, verdict.reasons
 
 
-@pytest.mark.parametrize("section", ["summary", "per_class", "bias", "recommendations"])
-def test_the_high_severity_finding_is_said_where_it_is_required(section, facts, findings):
+@pytest.mark.parametrize("section", ["summary", "bias", "recommendations"])
+def test_the_high_severity_finding_is_cited_where_it_is_required(section, facts, findings):
     shortcut = findings[0]
     assert shortcut.severity == "high"
-    assert shortcut.statement.strip() in _write(section, facts, findings).text
+    text = _write(section, facts, findings).text
+    assert "{{fact:" + shortcut.evidence[0] + "}}" in text
+    # Said in full (with its statistics) once: in the bias review.
+    assert (shortcut.statement.strip() in text) == (section == "bias")
 
 
-def test_per_class_has_one_paragraph_per_class(facts, findings):
+def test_per_class_has_one_paragraph_per_class_and_leaves_the_background_to_the_bias_review(
+        facts, findings):
     paragraphs = _write("per_class", facts, findings).text.split("\n\n")
     assert [p.split(",")[0] for p in paragraphs] == ["For class bird", "For class fish"]
     assert "overlaps most with the body" in paragraphs[0]
-    assert "shortcut" not in paragraphs[0] and findings[0].statement in paragraphs[1]
+    assert "shortcut" not in " ".join(paragraphs)
 
 
 def test_bias_review_without_bias_findings_says_so(facts, findings):

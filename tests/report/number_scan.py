@@ -58,6 +58,10 @@ def shown_numbers(html: str) -> list[str]:
 
 
 def numbers_not_in_facts(html: str, facts: FactTable) -> list[str]:
-    """Numbers shown in ``html`` that are no fact's display string (nor part of one)."""
-    allowed = {n for f in facts for n in numbers(f.display)}
+    """Numbers shown in ``html`` that are no fact's display string (nor part of one), at the
+    full or the end user's reading precision ("94 %" for a percent displayed "94.3 %")."""
+    from reportgen.narrative.placeholders import reading_display
+
+    allowed = {n for f in facts for shown in {f.display, reading_display(f)}
+               for n in numbers(shown)}
     return sorted({n for n in shown_numbers(html) if n not in allowed})
