@@ -96,12 +96,20 @@ def _shortcut_brief(group: Sequence[Finding], mains: list[str], facts: FactTable
         heat = "a median " + " and ".join(
             f"{placeholder(e)} of its {_name(facts[e].dims.get('method', ''))} heat"
             for e in mains)
-    others = [e for e in group[0].evidence[1:] if e in facts and facts[e].unit == "share"
-              and facts[e].dims.get("class") == group[0].subject["class"]]
-    against = f", against {placeholder(others[0])} for the other classes" if others else ""
+    stats = {parse_fact_id(e).stat: e for e in group[0].evidence if e in facts}
+    excess, others = stats.get("q2_explaining"), stats.get("q2_other_classes")
+    if excess and others and excess not in mains:  # measured as excess over the oracle
+        against = (f", {placeholder(excess)} more than a perfect explainer at that resolution "
+                   f"would put there (other classes: {placeholder(others)})")
+    else:
+        against = f", against {placeholder(others)} for the other classes" if others else ""
     verb = "falls" if len(mains) == 1 else "fall"
-    return (f"{model} may use the background as a shortcut for {cls}: when it explains {cls}, "
-            f"{heat} {verb} on the background{against}.")
+    severity = group[0].severity
+    claim = ("uses the background as a shortcut for {cls}, and the background swap confirms "
+             "it" if severity == "high" else "may use the background as a shortcut for {cls}"
+             ).format(cls=cls)
+    return (f"{model} {claim}: when it explains {cls}, {heat} {verb} on the "
+            f"background{against}.")
 
 
 def _plain(finding: Finding, main: str, facts: FactTable) -> str | None:

@@ -53,11 +53,12 @@ def model_verdicts(findings: Sequence[Finding], models: Sequence[str]) -> list[V
 
     A model with ``background_reliance`` "relies on the background for every class"; its
     class shortcuts say "relies on the background for *fish*": "confirmed by the background
-    swap" (``high``), "heatmap evidence only" (``medium``), "not confirmed by the background
-    swap" (``low``), in that order, each group's classes in severity order; a class said in
-    one group is not said again. A model without either kind of finding: "no shortcut
-    found". Other kinds (part findings, model differences) are not verdicts: they stay in the
-    findings.
+    swap" (``high``), "heatmap evidence only" (``medium``), in that order, each group's
+    classes in severity order; a class said in
+    one group is not said again. Shortcuts the swap did not confirm (``low``) are no alarm:
+    "no shortcut found (heat on the background for *bird*, but ... not confirmed by the
+    background swap)". A model without either kind of finding: "no shortcut found". Other
+    kinds (part findings, model differences) are not verdicts: they stay in the findings.
     """
     verdicts = []
     for model in models:
@@ -68,8 +69,7 @@ def model_verdicts(findings: Sequence[Finding], models: Sequence[str]) -> list[V
         confirmed = [f for f in shortcuts if f.severity == "high"]
         whole = [f for f in mine if f.kind == "background_reliance"]
         clauses, said, suspected = [], set(), []
-        for severity, how in (("high", CONFIRMED), ("medium", NOT_TESTED),
-                              ("low", NOT_CONFIRMED)):
+        for severity, how in (("high", CONFIRMED), ("medium", NOT_TESTED)):
             group = [f for f in shortcuts if f.severity == severity
                      and f.subject["class"] not in said]
             classes = list(dict.fromkeys(f.subject["class"] for f in group))
@@ -77,10 +77,17 @@ def model_verdicts(findings: Sequence[Finding], models: Sequence[str]) -> list[V
             suspected += group if severity != "high" else []
             if classes:
                 clauses.append(f"relies on the background for {_listed(classes)} — {how}")
+        # Refuted by the swap: no alarm, a note (heat spills there, predictions do not care).
+        refuted = list(dict.fromkeys(f.subject["class"] for f in shortcuts
+                                     if f.severity == "low" and f.subject["class"] not in said))
         if whole:
             clauses.append("relies on the background for every class (heatmap evidence)")
         status = "confirmed" if confirmed else "suspected" if clauses else "clear"
-        verdicts.append(Verdict(model, status, "; ".join(clauses) or NO_SHORTCUT,
+        text = "; ".join(clauses) or NO_SHORTCUT
+        if refuted:
+            text += (f" (heat on the background for {_listed(refuted)}, but the background "
+                     f"swap shows the predictions do not depend on it: {NOT_CONFIRMED})")
+        verdicts.append(Verdict(model, status, text,
                                 _methods([*confirmed, *suspected, *whole])))
     return verdicts
 

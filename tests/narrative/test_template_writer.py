@@ -73,8 +73,10 @@ def test_summary_states_the_accuracy_when_the_run_has_it():
 def test_summary_says_high_findings_first_in_short_form_without_test_statistics(facts,
                                                                                 findings):
     text = _write("summary", facts, findings).text
-    assert text.startswith("Needs attention: partnet may use the background as a shortcut "
-                           "for fish: when it explains fish, a median {{fact:")
+    # High means confirmed by the background swap (issue 16), and the summary says so.
+    assert text.startswith("Needs attention: partnet uses the background as a shortcut for "
+                           "fish, and the background swap confirms it: when it explains fish, "
+                           "a median {{fact:")
     assert "Also worth knowing: partnet leans on the background overall" in text
     assert findings[0].statement not in text
     assert not re.search(r"Cliff|Holm|confidence interval|p-value", text)

@@ -64,12 +64,18 @@ def test_a_swap_confirmed_shortcut_a_heatmap_only_one_and_a_clean_model():
                 _finding("dominant_part", "info", model="clean", method="gradcam",
                          **{"class": "fish"})]
     biased, clean = model_verdicts(findings, ["biased", "clean", "baseline"])
-    assert biased.text == (f"relies on the background for fish — {CONFIRMED}; relies on the "
-                           f"background for bird — {NOT_CONFIRMED}")
+    # The swap refuted bird: a note in brackets, not a second alarm.
+    assert biased.text == (f"relies on the background for fish — {CONFIRMED} (heat on the "
+                           "background for bird, but the background swap shows the predictions "
+                           f"do not depend on it: {NOT_CONFIRMED})")
     assert biased.status == "confirmed" and biased.methods == ("gradcam", "gradcam++")
     assert (clean.status, clean.text) == ("clear", NO_SHORTCUT)
     medium = [_finding("class_shortcut", "medium", model="biased", method="gradcam",
                        **{"class": "bird"})]
+    refuted = [_finding("class_shortcut", "low", model="clean", method="gradcam",
+                        **{"class": "bird"})]
+    (note,) = model_verdicts(refuted, ["clean"])
+    assert note.status == "clear" and note.text.startswith(NO_SHORTCUT + " (heat on the")
     (only,) = model_verdicts(medium, ["biased"])
     assert only.status == "suspected"
     assert only.text == f"relies on the background for bird — {NOT_TESTED}"
