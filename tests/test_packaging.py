@@ -2,6 +2,7 @@
 the two bootstrap levels (make demo: runtime only, make test: + dev extras); each optional
 feature is an extra whose absence is one line naming it."""
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -16,11 +17,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """The wheel, built in this process by the build backend (hatchling) that
+    ``pip wheel --no-build-isolation`` calls: the same wheel without pip's start-up (seconds);
+    test_wheel_install.py (slow) builds it through pip."""
+    from hatchling.build import build_wheel
+
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(out), str(REPO)], check=True)
-    (whl,) = out.glob("reportgen-*.whl")
-    return whl
+    with contextlib.chdir(REPO):
+        name = build_wheel(str(out))
+    return out / name
 
 
 def test_wheel_contains_templates_prompts_and_sample_data(wheel):
@@ -34,9 +39,11 @@ def test_wheel_contains_templates_prompts_and_sample_data(wheel):
 
 
 def test_installed_wheel_finds_its_resources_without_the_checkout(wheel, tmp_path):
+    # A pure-Python wheel installs by unpacking it; test_wheel_install.py (slow) pip-installs it
+    # into a fresh venv and runs the demo from there.
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    str(target), str(wheel)], check=True)
+    with zipfile.ZipFile(wheel) as whl:
+        whl.extractall(target)
     code = ("import reportgen, reportgen.resources as r; "
             "print(reportgen.__file__); print(r.templates_dir()); print(r.prompts_dir()); "
             "print(r.sample_data_dir())")

@@ -17,11 +17,15 @@ def inputs(world_samples):
 @pytest.mark.parametrize("method", sorted(m for m in METHODS if METHODS[m].requires is None))
 def test_every_cam_method_gives_one_finite_heatmap_per_image(random_partnet, inputs, method):
     """With default parameters (test_methods.py runs every method, captum's included)."""
+    # ScoreCAM and AblationCAM run one forward pass per channel and image: two images are
+    # enough to check the batch there (about a second less in the fast loop)
+    inputs = inputs[:2] if method in ("scorecam", "ablationcam") else inputs
+    n = len(inputs)
     batch = compute_heatmaps(random_partnet, inputs, method)
-    assert batch.heatmaps.shape == (4, 96, 96)
+    assert batch.heatmaps.shape == (n, 96, 96)
     assert batch.heatmaps.dtype == np.float32
     assert np.isfinite(batch.heatmaps).all()
-    assert batch.predicted.shape == batch.target.shape == batch.probability.shape == (4,)
+    assert batch.predicted.shape == batch.target.shape == batch.probability.shape == (n,)
     assert ((batch.probability > 0) & (batch.probability <= 1)).all()
 
 
@@ -41,8 +45,8 @@ def test_explicit_targets_change_the_heatmap(random_partnet, inputs):
 
 
 def test_a_method_instance_with_parameters_is_accepted(random_partnet, inputs):
-    batch = compute_heatmaps(random_partnet, inputs, make_method("ablationcam", batch_size=64))
-    assert batch.heatmaps.shape == (4, 96, 96)
+    batch = compute_heatmaps(random_partnet, inputs[:2], make_method("ablationcam", batch_size=64))
+    assert batch.heatmaps.shape == (2, 96, 96)
 
 
 def test_unknown_method_is_a_clear_error(random_partnet, inputs):
