@@ -75,7 +75,7 @@ def test_summary_says_high_findings_first_in_short_form_without_test_statistics(
     text = _write("summary", facts, findings).text
     # High means confirmed by the background swap (issue 16), and the summary says so.
     assert text.startswith("Needs attention: partnet uses the background as a shortcut for "
-                           "fish, and the background swap confirms it: when it explains fish, "
+                           "fish (shown by swapping backgrounds): when it explains fish, "
                            "a median {{fact:")
     assert "Also worth knowing: partnet leans on the background overall" in text
     assert findings[0].statement not in text
