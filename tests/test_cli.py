@@ -117,7 +117,8 @@ def test_run_writes_the_report_and_run_files(runner, tmp_path, run_config):
     scores = pd.read_parquet(out / "scores.parquet")
     assert sorted(scores["image_id"].unique()) == ["s_0000", "s_0001", "s_0002", "s_0003"]
     assert set(scores["model"]) == {"random-partnet", "baseline"}  # baselines beside it
-    assert set(scores["method"]) == {"gradcam", "random", "center"}
+    assert set(scores["method"]) == {"gradcam", "random", "center", "oracle",
+                                     "background_swap", "part_removal"}
 
 
 @pytest.mark.slow
