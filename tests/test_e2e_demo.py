@@ -227,9 +227,14 @@ def test_pdf_has_pages_and_rasterises(demo_run, tmp_path):
                     str(tmp_path / "page")], check=True)
     pngs = sorted(tmp_path.glob("page*.png"))
     assert len(pngs) == 3
-    for png in pngs:
+    for page, png in enumerate(pngs, start=1):
+        # Not blank: ink on the raster (a blank page has std 0; a page of small text at 50 dpi
+        # about 3-8) and text on the page.
         pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
-        assert pixels.std() > 5, png  # text and figures, not a blank page
+        assert pixels.std() > 1, png
+        words = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                               capture_output=True, text=True, check=True).stdout.split()
+        assert len(words) > 20, (page, words)  # the running header and footer: 7 words
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     for title in SECTION_TITLES:
