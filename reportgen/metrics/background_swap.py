@@ -131,7 +131,8 @@ def variant_images(x: SwapInputs, same: np.ndarray, rand: np.ndarray
 
 
 @register_metric(*INFOS)
-def swap_scores(predict, x: SwapInputs, targets: np.ndarray | None, seed: int
+def swap_scores(predict, x: SwapInputs, targets: np.ndarray | None, seed: int,
+                original: np.ndarray | None = None
                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Run the test for one model.
 
@@ -142,13 +143,15 @@ def swap_scores(predict, x: SwapInputs, targets: np.ndarray | None, seed: int
         targets: (N,) the true class's output index, -1 where the model cannot output it
             (then the prediction on the unmodified image is the target); None: all -1.
         seed: the run seed (donor pairing).
+        original: (N, K) probabilities on the unmodified images when the caller has them
+            (part removal needs them too); None: computed here.
 
     Returns:
         ``({metric_id: (N,) float64, NaN where a variant has no donor}, predicted (N,),
         target (N,))`` for the unmodified images.
     """
     n = len(x.images)
-    probs = predict(x.images)
+    probs = predict(x.images) if original is None else original
     predicted = probs.argmax(axis=1)
     target = predicted.copy() if targets is None else np.where(
         np.asarray(targets) >= 0, targets, predicted)

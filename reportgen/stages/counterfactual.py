@@ -138,9 +138,10 @@ class CounterfactualStage:
             targets = np.array([names.index(h.class_name) if h.class_name in names else -1
                                 for h in self._held])
             predict = model_predictor(model.module, prep, model.device, config.batch_size)
+            probs = predict(images)  # the unmodified images: once for both tests
             values, predicted, target = swap_scores(
                 predict, SwapInputs(images, objects, filled[key], classes, neutral),
-                targets, seed)
+                targets, seed, original=probs)
             n = len(self._held)
             batch = HeatmapBatch(np.zeros((n, 1, 1), np.float32), predicted,
                                  np.full(n, np.nan, np.float32), target)
@@ -149,7 +150,7 @@ class CounterfactualStage:
             if self.settings.part_removal:
                 parts = np.unpackbits(np.stack(held.parts), axis=-1, count=prep.size
                                       ).astype(bool)
-                p0 = predict(images)[np.arange(n), target]
+                p0 = probs[np.arange(n), target]
                 drops = part_removal_drops(predict, images, parts, target, p0,
                                            self.settings.fill, seed, neutral)
                 frames.append(self._part_rows(drops, batch, model.name, names))
