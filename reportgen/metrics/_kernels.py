@@ -74,6 +74,31 @@ _WARM_UP = {
 }
 
 
+def _launch(kernel, n: int, *args) -> None:
+    """Run ``kernel`` (a parallel loop over ``n`` samples) on at most ``n`` threads: a thread
+    with no sample would only be woken and waited for (tens of ms each on a loaded machine)."""
+    import numba
+
+    threads = numba.get_num_threads()
+    if n >= threads:
+        kernel(*args)
+        return
+    numba.set_num_threads(max(1, n))  # per calling thread
+    try:
+        kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def use_one_thread() -> None:
+    """Run this thread's kernels in one thread: for worker threads that already run side by
+    side (``reportgen.scoring.parallel``). No-op with the numpy backend."""
+    if _numba_kernel("label_sums") is not None:
+        import numba
+
+        numba.set_num_threads(1)
+
+
 def backend() -> str:
     """``"numba"`` or ``"numpy"``: the backend of ``label_sums`` in this process."""
     return "numba" if _numba_kernel("label_sums") is not None else "numpy"
@@ -93,7 +118,7 @@ def label_sums(h: np.ndarray, labels: np.ndarray
     nonfinite = np.zeros(n, np.bool_)
     kernel = _numba_kernel("label_sums")
     if kernel is not None and n:
-        kernel(h, labels, sums, counts, peak, nonfinite)
+        _launch(kernel, n, h, labels, sums, counts, peak, nonfinite)
         return sums, counts, peak.astype(np.float64), nonfinite
     if n == 0 or h.shape[1] == 0:
         return sums, counts, peak.astype(np.float64), nonfinite
@@ -118,7 +143,7 @@ def label_counts_at_least(h: np.ndarray, labels: np.ndarray, cut: np.ndarray) ->
     cut = np.ascontiguousarray(cut, dtype=np.float64)
     kernel = _numba_kernel("label_counts_at_least")
     if kernel is not None and n:
-        kernel(h, labels, cut, counts)
+        _launch(kernel, n, h, labels, cut, counts)
         return counts
     for i in range(n):
         selected = h[i].astype(np.float64) >= cut[i]
@@ -136,7 +161,8 @@ def mask_sums(h: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     counts = np.zeros((n, k), np.int64)
     kernel = _numba_kernel("mask_sums")
     if kernel is not None and n and k:
-        kernel(np.ascontiguousarray(h), np.ascontiguousarray(masks).view(np.uint8), sums, counts)
+        _launch(kernel, n, np.ascontiguousarray(h), np.ascontiguousarray(masks).view(np.uint8),
+                sums, counts)
         return sums, counts
     if n and k:
         # einsum buffers the bool -> float64 cast in small chunks: no (N, K, P) temporary.
@@ -169,7 +195,8 @@ def object_counts(heat: np.ndarray, obj: np.ndarray, valid: np.ndarray | None, c
     kth, top = (np.ascontiguousarray(x, np.float32) for x in (kth, top))
     if kernel is not None and n and p:
         mask = np.zeros((1, p), np.uint8) if valid is None else np.ascontiguousarray(valid)
-        kernel(np.ascontiguousarray(heat, np.float32), np.ascontiguousarray(obj).view(np.uint8),
+        _launch(kernel, n, np.ascontiguousarray(heat, np.float32),
+                np.ascontiguousarray(obj).view(np.uint8),
                mask.view(np.uint8), int(valid is not None), cut, kth, top, counts, ties)
         return counts, ties
     hot = heat >= cut[:, None]

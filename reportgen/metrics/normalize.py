@@ -154,41 +154,61 @@ def prepare(heatmaps: Any, size: tuple[int, int]) -> PreparedHeatmaps:
     return PreparedHeatmaps(*prepare_heatmaps(np.asarray(heatmaps), size))
 
 
-def prepare_groups(heatmaps: Any, groups: list[tuple[list[int], tuple[int, int]]]
-                   ) -> list[PreparedHeatmaps]:
-    """``prepare(heatmaps[idx], size)`` for each ``(idx, size)`` of ``groups``, with the same
-    values, but the batch-wide steps done once.
+@dataclass(frozen=True)
+class ClippedBatch:
+    """A CPU batch after step 1 of the normalisation, shared by its size groups
+    (``prepare_group``): ``h`` (N, h, w) float32 with negatives and non-finite values set to 0,
+    ``finite`` (N,) bool (the raw heatmap had no non-finite value)."""
 
-    ``heatmaps`` (N, h, w): a CPU tensor is clipped once for the whole batch (torch, as
-    ``prepare_heatmaps_torch``), each group resized by torch and finished with numpy: host
-    arrays out, as the region scorers read them (few parallel torch calls: on a loaded machine
-    each one can wait tens of ms for its worker threads). A tensor on another device or a
-    numpy array goes through ``prepare`` per group.
-    """
+    h: np.ndarray
+    finite: np.ndarray
+
+
+def clip_batch(heatmaps: Any) -> ClippedBatch | None:
+    """Clip a CPU tensor batch once in numpy (as ``prepare_heatmaps_torch``: few parallel torch
+    calls, which on a loaded machine can each wait tens of ms for their worker threads); None
+    for a numpy array, a tensor on another device or an empty batch (``prepare_group`` then
+    prepares each group on its own)."""
     if not isinstance(heatmaps, torch.Tensor) or heatmaps.device.type != "cpu":
-        return [prepare(heatmaps[idx], size) for idx, size in groups]
+        return None
     h = _float_numpy(heatmaps.detach())
     n = h.shape[0]
     if n == 0 or h[0].size == 0:
-        return [prepare(heatmaps[idx], size) for idx, size in groups]
+        return None
     flat = h.reshape(n, -1)
     high, low = flat.max(axis=1), flat.min(axis=1)  # both propagate NaN
     finite = np.isfinite(high) & np.isfinite(low)
     if not finite.all() or (low < 0).any():  # torch.where(finite, h, 0).clamp_min(0)
         h = np.where(np.isfinite(h) & ~(h < 0), h, np.float32(0))
-    out = []
-    for idx, size in groups:
-        part = h if list(idx) == list(range(n)) else h[np.asarray(idx, dtype=np.int64)]
-        if tuple(part.shape[1:]) == tuple(size):
-            clipped = part.copy()
-        else:
-            clipped = resize_heatmaps(torch.from_numpy(np.ascontiguousarray(part)), size).numpy()
-            if clipped.min() < 0:  # as clamp_min(0): -0.0 stays
-                clipped[clipped < 0] = 0
-        peak = clipped.reshape(len(idx), -1).max(axis=1).astype(np.float64)
-        degenerate = ~finite[idx] | (peak <= DEGENERATE_MAX)
-        out.append(PreparedHeatmaps(np.ascontiguousarray(clipped), peak, degenerate))
-    return out
+    return ClippedBatch(h, finite)
+
+
+def prepare_group(heatmaps: Any, clipped: ClippedBatch | None, idx: list[int],
+                  size: tuple[int, int]) -> PreparedHeatmaps:
+    """``prepare(heatmaps[idx], size)`` with the same values; ``clipped`` is
+    ``clip_batch(heatmaps)``: when given, the group is only resized (one torch call) and
+    finished in numpy, host arrays out, as the region scorers read them."""
+    if clipped is None:
+        return prepare(heatmaps[idx], size)
+    h, n = clipped.h, clipped.h.shape[0]
+    part = h if list(idx) == list(range(n)) else h[np.asarray(idx, dtype=np.int64)]
+    if tuple(part.shape[1:]) == tuple(size):
+        out = part.copy()
+    else:
+        out = resize_heatmaps(torch.from_numpy(np.ascontiguousarray(part)), size).numpy()
+        if out.min() < 0:  # as clamp_min(0): -0.0 stays
+            out[out < 0] = 0
+    peak = out.reshape(len(idx), -1).max(axis=1).astype(np.float64)
+    degenerate = ~clipped.finite[idx] | (peak <= DEGENERATE_MAX)
+    return PreparedHeatmaps(np.ascontiguousarray(out), peak, degenerate)
+
+
+def prepare_groups(heatmaps: Any, groups: list[tuple[list[int], tuple[int, int]]]
+                   ) -> list[PreparedHeatmaps]:
+    """``prepare(heatmaps[idx], size)`` for each ``(idx, size)`` of ``groups``, with the same
+    values, the batch clipped once (``clip_batch``, ``prepare_group``)."""
+    clipped = clip_batch(heatmaps)
+    return [prepare_group(heatmaps, clipped, idx, size) for idx, size in groups]
 
 
 def _float_numpy(x: torch.Tensor) -> np.ndarray:

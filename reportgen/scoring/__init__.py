@@ -5,6 +5,7 @@
 from reportgen.scoring.table import (
     SCORE_COLUMNS,
     BatchScores,
+    PartsRequest,
     ScoredGroup,
     ScoredParts,
     empty_scores,
@@ -13,12 +14,12 @@ from reportgen.scoring.table import (
     region_batch,
     region_scorers,
     score_batch,
+    score_many,
     score_parts,
     score_with_model,
     size_groups,
 )
 
-__all__ = ["SCORE_COLUMNS", "BatchScores", "ScoredGroup", "ScoredParts", "empty_scores", "frame",
-           "object_metric_rows",
-           "region_batch", "region_scorers", "score_batch", "score_parts", "score_with_model",
-           "size_groups"]
+__all__ = ["SCORE_COLUMNS", "BatchScores", "PartsRequest", "ScoredGroup", "ScoredParts",
+           "empty_scores", "frame", "object_metric_rows", "region_batch", "region_scorers",
+           "score_batch", "score_many", "score_parts", "score_with_model", "size_groups"]

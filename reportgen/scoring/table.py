@@ -3,7 +3,8 @@ table (one row per sample x region x metric; ARCHITECTURE.md, "Scores table").
 
 Samples are scored in groups of one region form and size (label maps or overlapping masks,
 (H, W)); each group's heatmaps are prepared (clipped, resized to the regions) once, on the
-heatmaps' device, and every region scorer reads that one preparation.
+heatmaps' device, and every region scorer reads that one preparation. A batch's groups are
+scored side by side on a few threads (``reportgen.scoring.parallel``), with identical values.
 """
 
 from __future__ import annotations
@@ -19,8 +20,14 @@ import pandas as pd
 from reportgen.data.sample import Sample
 from reportgen.exclusions import Exclusion
 from reportgen.heatmaps.base import HeatmapBatch
-from reportgen.metrics.normalize import PreparedHeatmaps, prepare_groups
+from reportgen.metrics.normalize import (
+    ClippedBatch,
+    PreparedHeatmaps,
+    clip_batch,
+    prepare_group,
+)
 from reportgen.metrics.scorers import ModelInputs, RegionBatch, Scorer, scorers
+from reportgen.scoring.parallel import map_groups
 from reportgen.vocab import OBJECT
 
 SCORE_COLUMNS = ["image_id", "object_id", "class_name", "target_class", "predicted_class",
@@ -132,6 +139,31 @@ def score_batch(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
     return BatchScores(frame([parts]), parts.exclusions, parts.groups)
 
 
+@dataclass(frozen=True)
+class PartsRequest:
+    """One explainer's heatmaps of a batch to score with the region scorers (``score_parts``'s
+    arguments)."""
+
+    samples: Sequence[Sample]
+    batch: HeatmapBatch
+    model: str
+    method: str
+    output_names: Sequence[str]
+    score_with: Sequence[Scorer] | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A request split into its size groups: ``indices`` and stacked ``regions`` per group, the
+    batch clipped once (``clipped``; None: each group is prepared on its own)."""
+
+    request: PartsRequest
+    score_with: Sequence[Scorer]
+    indices: list[list[int]]
+    regions: list[RegionBatch]
+    clipped: ClippedBatch | None
+
+
 def score_parts(samples: Sequence[Sample], batch: HeatmapBatch, model: str, method: str,
                 output_names: Sequence[str], score_with: Sequence[Scorer] | None = None,
                 shared_regions: dict | None = None) -> ScoredParts:
@@ -142,39 +174,70 @@ def score_parts(samples: Sequence[Sample], batch: HeatmapBatch, model: str, meth
     scorer excludes (a degenerate heatmap) gets an exclusion and no row from that scorer;
     absent regions produce no row. ``shared_regions``: see ``shared_region_batch``.
     """
-    score_with = region_scorers() if score_with is None else score_with
-    parts, exclusions, groups = [], [], []
+    request = PartsRequest(samples, batch, model, method, output_names, score_with)
+    return score_many([request], shared_regions)[0]
+
+
+def score_many(requests: Sequence[PartsRequest], shared_regions: dict | None = None
+               ) -> list[ScoredParts]:
+    """``score_parts`` of each request, with the same values: every size group of every
+    request is one job, and the jobs run side by side (``map_groups``): a batch's baselines
+    come one explainer per size group, so pooling per request alone would leave them serial.
+    """
+    plans = [_plan(r, shared_regions) for r in requests]
+    jobs = [(plan, g) for plan in plans for g in range(len(plan.indices))]
+    results = iter(map_groups(_score_group, jobs))
+    return [_assemble(plan, [next(results) for _ in plan.indices]) for plan in plans]
+
+
+def _plan(request: PartsRequest, shared_regions: dict | None) -> _Plan:
+    score_with = region_scorers() if request.score_with is None else request.score_with
+    samples = request.samples
     indices = size_groups(samples)
-    all_regions = [shared_region_batch([samples[i] for i in idx], shared_regions)
-                   for idx in indices]
-    all_prepared = prepare_groups(batch.heatmaps, [(idx, regions.size) for idx, regions
-                                                   in zip(indices, all_regions, strict=True)])
-    for idx, regions, prepared in zip(indices, all_regions, all_prepared, strict=True):
-        group = [samples[i] for i in idx]
+    regions = [shared_region_batch([samples[i] for i in idx], shared_regions)
+               for idx in indices]
+    return _Plan(request, score_with, indices, regions, clip_batch(request.batch.heatmaps))
+
+
+def _score_group(job: tuple[_Plan, int]) -> tuple[PreparedHeatmaps, list]:
+    """One size group of a plan: its heatmaps prepared once, then every scorer's output."""
+    plan, g = job
+    regions = plan.regions[g]
+    prepared = prepare_group(plan.request.batch.heatmaps, plan.clipped, plan.indices[g],
+                             regions.size)
+    return prepared, [scorer.score(prepared, regions) for scorer in plan.score_with]
+
+
+def _assemble(plan: _Plan, results: list[tuple[PreparedHeatmaps, list]]) -> ScoredParts:
+    """The plan's groups' scorer outputs as score columns, exclusions and groups."""
+    r = plan.request
+    parts, exclusions, groups = [], [], []
+    for idx, regions, (prepared, outs) in zip(plan.indices, plan.regions, results,
+                                              strict=True):
         groups.append(ScoredGroup(idx, prepared))
-        for scorer in score_with:
-            out = scorer.score(prepared, regions)
+        names = np.asarray(regions.names, dtype=object)
+        for out in outs:
             for j, reason in out.excluded.items():
-                s = group[j]
-                exclusions.append(Exclusion(s.image_id, "metrics", reason, s.source, model,
-                                            method, s.object_id))
+                s = r.samples[idx[j]]
+                exclusions.append(Exclusion(s.image_id, "metrics", reason, s.source, r.model,
+                                            r.method, s.object_id))
             for metric, values in out.values.items():
-                values = np.asarray(values, dtype=np.float64)
-                names = np.asarray(regions.names, dtype=object)
+                values, cols_names = np.asarray(values, dtype=np.float64), names
                 if values.ndim == 1:
-                    values, names = values[:, None], np.array([OBJECT], dtype=object)
+                    values, cols_names = values[:, None], np.array([OBJECT], dtype=object)
                 rows, cols = np.nonzero(np.isfinite(values))
-                parts.append((np.asarray(idx)[rows], names[cols], metric, values[rows, cols]))
+                parts.append((np.asarray(idx)[rows], cols_names[cols], metric,
+                              values[rows, cols]))
     # Columns, not a DataFrame: the score stage builds one frame for several explainers
     # (building one per group and metric, or per explainer, cost more than the metrics).
     if not parts:
         return ScoredParts(None, 0, exclusions, groups)
     rows = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    regions = np.concatenate([p[1] for p in parts])
+    region_names = np.concatenate([p[1] for p in parts])
     metrics = np.concatenate([np.full(len(p[0]), p[2], dtype=object) for p in parts])
     values = np.concatenate([p[3] for p in parts])
-    columns = _columns(samples, rows, batch, output_names, model, method, regions, metrics,
-                       values)
+    columns = _columns(r.samples, rows, r.batch, r.output_names, r.model, r.method,
+                       region_names, metrics, values)
     return ScoredParts(columns, len(rows), exclusions, groups)
 
 

@@ -19,11 +19,12 @@ from reportgen.exclusions import EXCLUSION_COLUMNS, Exclusion
 from reportgen.metrics.scorers import ModelInputs
 from reportgen.scoring import (
     BatchScores,
+    PartsRequest,
     ScoredParts,
     empty_scores,
     frame,
     region_scorers,
-    score_parts,
+    score_many,
     score_with_model,
 )
 from reportgen.scoring.gallery import GalleryCollector
@@ -75,20 +76,21 @@ class ScoreStage:
         """Score one batch: ``explained`` from the explain stage, ``missing`` the samples a
         precomputed heatmap set lacks.
 
-        Explainers share the batch's stacked regions, and consecutive explainers' rows become
-        one DataFrame (``_flush``): the same rows, in the same order, as one frame each.
+        Explainers share the batch's stacked regions, every explainer's size groups are scored
+        side by side (``score_many``), and consecutive explainers' rows become one DataFrame
+        (``_flush``): the same rows, in the same order, as one frame each.
         """
         self._total += batch.size
         self._exclusions += batch.unreadable
         self._add_exclusions(missing)
         shared_regions: dict = {}  # each group's regions, stacked once for all explainers
+        requests = [PartsRequest(e.samples, e.heat, e.model_name, e.method, e.output_names,
+                                 None if e.scorers is None else
+                                 [sc for sc in region_scorers() if sc.name in e.scorers])
+                    for e in explained]
         pending: list[tuple[Explained, ScoredParts]] = []
-        for e in explained:
-            chosen = (None if e.scorers is None else
-                      [sc for sc in region_scorers() if sc.name in e.scorers])
-            pending.append((e, score_parts(e.samples, e.heat, e.model_name, e.method,
-                                           e.output_names, chosen,
-                                           shared_regions=shared_regions)))
+        for e, parts in zip(explained, score_many(requests, shared_regions), strict=True):
+            pending.append((e, parts))
             n = self._faithfulness_quota(batch, len(e.samples)) if e.model else 0
             if n:
                 self._flush(pending)
