@@ -32,15 +32,16 @@ test: system-deps-test bootstrap-test
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-# ruff and the tests not marked slow: the quick loop while editing. torch and numba get one
-# thread each: the tests' tensors are small, and on the shared 2-core machine a second intra-op
-# thread mostly waits for a core (the loop took 5.1 min with two, 2.9 min with one, at load
-# 1.4-2.3; BENCHMARKS.md, "The test suite"). numba's OpenMP layer resets the thread count of
-# the OpenMP runtime torch uses, so OMP_NUM_THREADS alone is undone by the first kernel.
-# make test keeps the defaults, so CI still runs the parallel kernels with two threads.
+# ruff and the tests not marked slow: the quick loop while editing, on one pytest-xdist worker
+# per core (FAST_WORKERS; tests use tmp_path, never a shared file or port). torch and numba get
+# one thread each: the tests' tensors are small, and a second intra-op thread per worker only
+# waits for a core (BENCHMARKS.md, "The test suite"). numba's OpenMP layer resets the thread
+# count of the OpenMP runtime torch uses, so OMP_NUM_THREADS alone is undone by the first
+# kernel. make test keeps one process and the defaults: CI runs the parallel kernels.
+FAST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test-fast: system-deps-test bootstrap-test
 	$(BIN)/ruff check .
-	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(BIN)/pytest -m "not slow"
+	OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(BIN)/pytest -m "not slow" -n $(FAST_WORKERS) -q
 
 bootstrap: $(DEMO_STAMP)
 

@@ -134,7 +134,8 @@ def test_make_test_adds_the_dev_extra_and_runs_everything(tmp_path):
     assert "bootstrap-system.sh --test" in commands
     assert re.search(r"/pytest$", commands, flags=re.M)  # the full suite: no marker filter
     fast = _make_dry_run("test-fast", tmp_path)
-    assert "ruff check ." in fast and re.search(r"/pytest -m \"not slow\"$", fast, flags=re.M)
+    assert "ruff check ." in fast
+    assert re.search(r"/pytest -m \"not slow\" -n \d+ -q$", fast, flags=re.M), fast
 
 
 # --- A feature whose extra is missing fails with one line naming the extra ---
