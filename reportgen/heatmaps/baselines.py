@@ -16,6 +16,7 @@ A method "attends to X" only when it beats both chance baselines (random, centre
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from math import ceil
 from types import MappingProxyType
 
@@ -68,11 +69,18 @@ def center_heatmaps(n: int, size: tuple[int, int], seed: int | Sequence[int] | N
     ``seed`` is accepted for a uniform signature and unused: the baseline is deterministic.
     """
     h, w = _check(n, size)
+    return np.broadcast_to(_center(h, w), (n, h, w)).copy()
+
+
+@lru_cache(maxsize=64)
+def _center(h: int, w: int) -> np.ndarray:
+    """The centre map of one size (read-only; photos come in a few sizes, batch after batch)."""
     sigma = min(h, w) / 4
     dy = (np.arange(h) - (h - 1) / 2) ** 2
     dx = (np.arange(w) - (w - 1) / 2) ** 2
     one = np.exp(-(dy[:, None] + dx[None, :]) / (2 * sigma ** 2)).astype(np.float32)
-    return np.broadcast_to(one, (n, h, w)).copy()
+    one.flags.writeable = False
+    return one
 
 
 def oracle_heatmaps(n: int, size: tuple[int, int], seed: int | Sequence[int] | None = None,

@@ -166,3 +166,43 @@ def object_counts(heat, obj, valid, has_void, cut, kth, top, counts, ties):  # p
         counts[i, 4] = tied
         counts[i, 5] = tied_in
         counts[i, 6] = peaks
+
+
+@jit
+def rank_select(heat, valid, has_void, at, out):  # pragma: no cover (compiled)
+    # The at[i]-th smallest rank heat (0-based): heat (>= 0, -0.0 allowed) on valid pixels,
+    # -1 on void ones. Non-negative float32 bit patterns order like the values, so an exact
+    # selection is two counting passes over 16-bit digits instead of a sort.
+    n, p = heat.shape
+    for i in prange(n):
+        hi = heat[i].view(np.uint32)
+        vi = valid[i * has_void]
+        k = at[i]
+        void = 0
+        if has_void:
+            for j in range(p):
+                void += vi[j] == 0
+        if k < void:
+            out[i] = np.float32(-1)
+            continue
+        k -= void
+        counts = np.zeros(65536, np.int64)
+        for j in range(p):
+            if has_void == 0 or vi[j] != 0:
+                counts[(hi[j] & np.uint32(0x7FFFFFFF)) >> 16] += 1  # -0.0 as +0.0
+        high = 0
+        while k >= counts[high]:
+            k -= counts[high]
+            high += 1
+        counts[:] = 0
+        for j in range(p):
+            b = hi[j] & np.uint32(0x7FFFFFFF)
+            if (b >> 16) == high and (has_void == 0 or vi[j] != 0):
+                counts[b & np.uint32(0xFFFF)] += 1
+        low = 0
+        while k >= counts[low]:
+            k -= counts[low]
+            low += 1
+        bits = np.empty(1, np.uint32)
+        bits[0] = (high << 16) | low
+        out[i] = bits.view(np.float32)[0]

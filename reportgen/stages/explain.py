@@ -20,6 +20,7 @@ from reportgen.exclusions import Exclusion
 from reportgen.heatmaps.base import HeatmapBatch
 from reportgen.heatmaps.baselines import BASELINES, baseline_heatmaps
 from reportgen.models.loading import LoadedModel
+from reportgen.scoring.parallel import map_groups
 from reportgen.stages.load import Batch, RunInputs
 from reportgen.vocab import BASELINE_MODEL, ORACLE
 
@@ -98,7 +99,7 @@ class ExplainStage:
 def baseline_batch(samples: Sequence[Sample], name: str, seed: tuple[int, ...],
                    grid: tuple[int, int] | None) -> list[tuple[list[int], HeatmapBatch]]:
     """Baseline heatmaps (``random`` / ``center`` / ``oracle``) for ``samples``, grouped by
-    image size.
+    image size (the groups made side by side, ``map_groups``).
 
     Baselines have no prediction (-1) and explain the ground-truth class. ``grid``: the CAM
     grid the random baseline's blobs and the oracle's blur mimic.
@@ -106,14 +107,17 @@ def baseline_batch(samples: Sequence[Sample], name: str, seed: tuple[int, ...],
     by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, s in enumerate(samples):
         by_size[s.size].append(i)
-    out = []
-    for k, (size, idx) in enumerate(sorted(by_size.items())):
+
+    def make(job: tuple[int, tuple[tuple[int, int], list[int]]]) -> HeatmapBatch:
+        k, (size, idx) = job
         options = {"grid": grid} if name != "center" and grid else {}
         if name == ORACLE:
             options["objects"] = np.stack([samples[i].object_region() for i in idx])
-        heat = baseline_heatmaps(name, len(idx), size, (*seed, k), **options)
         n = len(idx)
-        out.append((idx, HeatmapBatch(heat, np.full(n, -1, np.int64),
-                                      np.full(n, np.nan, np.float32),
-                                      np.array([samples[i].class_index for i in idx]))))
-    return out
+        return HeatmapBatch(baseline_heatmaps(name, n, size, (*seed, k), **options),
+                            np.full(n, -1, np.int64), np.full(n, np.nan, np.float32),
+                            np.array([samples[i].class_index for i in idx]))
+
+    groups = list(enumerate(sorted(by_size.items())))  # seeded by group: any thread, same maps
+    return [(idx, heat) for (_, (_, idx)), heat in zip(groups, map_groups(make, groups),
+                                                       strict=True)]
