@@ -156,3 +156,35 @@ def test_gallery_cap_names_the_galleries_left_out(tmp_path, run_config):  # noqa
     assert "Not shown, to keep the report small" in html
     assert "random-partnet · gradcam" in html and 'id="gallery-' not in html
     assert (out / "gallery.npz").is_file()  # the data is kept; only the figure is capped
+
+
+@pytest.mark.slow
+def test_render_with_llm_rewrites_the_narrative_of_a_template_run(tmp_path, run_config,  # noqa: F811
+                                                                   scripted):
+    out = tmp_path / "run"
+    _invoke("run", str(run_config), "--out", str(out), "-q", "--limit", "4")
+    before = json.loads((out / "narrative.json").read_text())
+    assert {s["writer"] for s in before} == {"template"}
+    _invoke("render", str(out), "--llm", "openai", "--llm-model", "scripted-model",
+            "--llm-base-url", scripted.base_url)
+    calls = len(scripted.requests)
+    assert calls >= len(SECTIONS)
+    after = json.loads((out / "narrative.json").read_text())
+    assert [s["section"] for s in after] == SECTIONS
+    assert any(s["writer"] == "openai" for s in after), [s["guard_reasons"] for s in after]
+    record = json.loads((out / "run.json").read_text())
+    assert record["narrative"]["writer"] == "openai"
+    assert record["narrative"]["usage"]["calls"] == calls
+    assert "Written by the openai writer (scripted-model)" in (out / "report.html").read_text()
+    # Back to the template, and a render without --llm keeps what is there.
+    _invoke("render", str(out), "--llm", "template")
+    assert json.loads((out / "narrative.json").read_text()) == before
+    _invoke("render", str(out))
+    assert json.loads((out / "narrative.json").read_text()) == before
+    assert len(scripted.requests) == calls
+
+
+def test_render_with_an_unknown_llm_exits_2(tmp_path):
+    result = CliRunner().invoke(app, ["render", str(tmp_path), "--llm", "gpt"])
+    assert result.exit_code == 2
+    assert "--llm must be one of template, " in result.output and "'gpt'" in result.output

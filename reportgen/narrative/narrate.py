@@ -19,6 +19,7 @@ from reportgen.config import NarrativeSettings
 from reportgen.narrative.cache import CachedChat, ResponseCache
 from reportgen.narrative.chat import ChatBackend
 from reportgen.narrative.llm_writer import LLMWriter
+from reportgen.narrative.paragraph_writer import ParagraphWriter
 from reportgen.narrative.prompts import template_hashes
 from reportgen.narrative.sections import SECTION_IDS
 from reportgen.narrative.template_writer import TemplateWriter
@@ -98,8 +99,15 @@ def make_writer(settings: NarrativeSettings | None = None, chat: ChatBackend | N
     if cache_dir is not None:
         model = chat.model if chat is not None else _model_id(settings)
         chat = CachedChat(chat, ResponseCache(cache_dir), model, replay)
-    return LLMWriter(settings.writer, chat, settings.sampling_params(seed),
-                     settings.guard_retries)
+    writer = ParagraphWriter if writes_paragraphs(settings) else LLMWriter
+    return writer(settings.writer, chat, settings.sampling_params(seed),
+                  settings.guard_retries)
+
+
+def writes_paragraphs(settings: NarrativeSettings) -> bool:
+    """Whether an LLM writes per paragraph (``unit``; auto: the local writer does)."""
+    unit = settings.unit
+    return unit == "paragraph" or (unit == "auto" and settings.writer == "local")
 
 
 def write_narrative(facts: FactTable, findings: Sequence[Finding],

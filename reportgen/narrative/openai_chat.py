@@ -96,7 +96,9 @@ class OpenAIChat:
         kwargs = {"model": self.model, "messages": list(messages),
                   "temperature": params["temperature"], "max_tokens": params["max_tokens"],
                   "seed": params["seed"], "frequency_penalty": params["frequency_penalty"]}
-        if self._formats:
+        if params.get("grammar"):  # a per-call GBNF grammar (llama.cpp's server) wins
+            kwargs["extra_body"] = {"grammar": params["grammar"]}
+        elif self._formats:
             kwargs["response_format"] = _response_format(self._formats[0], self._bounded)
         return self._client.chat.completions.create(**kwargs)
 
@@ -140,4 +142,4 @@ class OpenAIChat:
                           or self.model,
                           getattr(usage, "prompt_tokens", 0) or 0,
                           getattr(usage, "completion_tokens", 0) or 0,
-                          structured=bool(self._formats))
+                          structured=bool(self._formats or params.get("grammar")))

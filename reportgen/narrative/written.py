@@ -14,6 +14,9 @@ class NarrativeSection:
     LLM provenance: ``model`` (the LLM's model id, also on a template fallback), ``attempts``
     (LLM generations tried), ``guard_reasons`` (why drafts were rejected), ``prompt_hash``
     (sha256 of the prompt templates used) and ``usage`` (token counts, calls, cache hits).
+    ``paragraph_writers``: per paragraph, who wrote it (the paragraph writer's LLM name, or
+    ``template`` where its note failed and the template's paragraph stands alone); empty for
+    writers that write the section as a whole.
     """
 
     section: str
@@ -28,6 +31,7 @@ class NarrativeSection:
     guard_reasons: list[str] = field(default_factory=list)
     prompt_hash: str = ""
     usage: dict[str, int] = field(default_factory=dict)
+    paragraph_writers: list[str] = field(default_factory=list)
 
     @property
     def provenance(self) -> str:
@@ -37,4 +41,7 @@ class NarrativeSection:
         who = (f"the {self.writer} writer ({self.model})" if self.writer != "template"
                else "the template writer")
         tries = f"{self.attempts} LLM attempt{'s' if self.attempts != 1 else ''}"
+        if self.writer != "template" and self.paragraph_writers:
+            who = (f"the template writer, with notes by the {self.writer} writer "
+                   f"({self.model})")
         return f"Written by {who}; guard: {self.guard}; {tries}."

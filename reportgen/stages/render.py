@@ -1,7 +1,8 @@
 """Render: the report (HTML, PDF) and the model card from a run directory's saved files.
 
 A run calls it last; ``reportgen render RUN`` calls it alone (no model, no dataset), with
-``llm_replay`` rewriting the narrative from the run's LLM response cache first.
+``llm_replay`` rewriting the narrative from the run's LLM response cache first, or
+``narrative`` (``render --llm ...``) rewriting it with any writer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 from reportgen.analysis.facts import FactTable
 from reportgen.analysis.findings import Finding
 from reportgen.analysis.stats import GROUP_KEYS, STAT_COLUMNS
+from reportgen.config import NarrativeSettings
 from reportgen.errors import ReportgenError
 from reportgen.io import atomic_write_text
 from reportgen.narrative.written import NarrativeSection
@@ -38,7 +40,8 @@ STATS_COLUMNS = (*GROUP_KEYS, *STAT_COLUMNS)
 
 
 def render_run(out_dir: str | Path, record: RunRecord | None = None, *,
-               llm_replay: bool = False, allow_modified: bool = False) -> Path:
+               llm_replay: bool = False, allow_modified: bool = False,
+               narrative: NarrativeSettings | None = None) -> Path:
     """(Re)build report.html, report.pdf and model_card.md from ``out_dir``'s saved outputs.
 
     Without ``record`` (``reportgen render``) the directory is locked, run.json is read and
@@ -46,11 +49,13 @@ def render_run(out_dir: str | Path, record: RunRecord | None = None, *,
     with a one-line error naming it, unless ``allow_modified`` (the report's provenance then
     says so). ``llm_replay`` rewrites the narrative first, answering every LLM request from
     the run's response cache (cache/llm) and never calling an LLM: a request the cache lacks
-    falls back to the template writer for that section.
+    falls back to the template writer for that section. ``narrative`` rewrites the
+    narrative with those settings first (any writer; the run's response cache answers the
+    requests it holds, the others go to the LLM; with ``llm_replay`` none do).
     """
     out_dir = Path(out_dir)
     if record is not None:
-        return _render(out_dir, record, llm_replay)
+        return _render(out_dir, record, llm_replay, narrative)
     with exclusive(out_dir):
         record = RunRecord.read(out_dir)
         changed = verify_artifacts(out_dir, record.artifacts)
@@ -59,15 +64,17 @@ def render_run(out_dir: str | Path, record: RunRecord | None = None, *,
                                  f"(its sha256 differs from run.json's); re-run, or render "
                                  f"anyway with --allow-modified")
         record.modified = changed
-        return _render(out_dir, record, llm_replay)
+        return _render(out_dir, record, llm_replay, narrative)
 
 
-def _render(out_dir: Path, record: RunRecord, llm_replay: bool) -> Path:
+def _render(out_dir: Path, record: RunRecord, llm_replay: bool,
+            settings: NarrativeSettings | None = None) -> Path:
     saved = read_saved(out_dir)
     narrative = saved.narrative
-    if llm_replay:
-        written = narrate(saved.facts, saved.findings, record.narrative_settings(), out_dir,
-                          seed=record.seed, replay=True)
+    if llm_replay or settings is not None:
+        written = narrate(saved.facts, saved.findings,
+                          settings or record.narrative_settings(), out_dir,
+                          seed=record.seed, replay=llm_replay)
         record.narrative = written.run_info()
         write_narrative_file(out_dir, written)
         if NARRATIVE_FILE in record.artifacts:
