@@ -1,8 +1,10 @@
-"""Input-attribution methods through captum (optional extra ``attr``).
+"""Input-attribution methods: through captum (optional extra ``attr``), and SHAP's gradient
+explainer in plain torch.
 
 Integrated Gradients, GradientSHAP (captum's analogue of SHAP's gradient explainer),
-Occlusion and LIME. Each gives a (N, 3, H, W) attribution in the normalised input space;
-the heatmap is its **sum over the colour channels** (signed), divided by its largest
+Occlusion and LIME; ``shap_gradient`` (expected gradients as SHAP's ``GradientExplainer``
+computes them; no extra needed). Each gives a (N, 3, H, W) attribution in the normalised
+input space; the heatmap is its **sum over the colour channels** (signed), divided by its largest
 absolute value, so it lies in [-1, 1] (METRICS.md's normalisation then drops the negative
 part). Random methods reseed ``seed`` before every image, so an image's heatmap does not
 depend on the batch it came in. Parameters are frozen: no parameter gradients.
@@ -155,3 +157,70 @@ class Lime(CaptumMethod):
                                        perturbations_per_eval=self.params["batch_size"])
 
         return self.per_image(model, inputs, classes, one)
+
+
+@register_method
+class ShapGradient(CaptumMethod):
+    """SHAP's gradient explainer (``shap.GradientExplainer``; Lundberg & Lee, NeurIPS 2017;
+    expected gradients, Erion et al., Nature Machine Intelligence 2021), in plain torch.
+
+    Per image x and class c, ``n_samples`` draws of a background image b (uniform from the
+    background set) and t ~ U(0, 1) give ``phi = mean_k grad f_c(t_k x' + (1 - t_k) b_k) *
+    (x' - b_k)``, with f_c the class's logit (SHAP differentiates the raw output) and ``x' = x +
+    N(0, local_smoothing^2)`` (SHAP's ``local_smoothing``; 0 = none). Its expectation is
+    captum's GradientShap with the same baselines and ``stdevs = local_smoothing``. Background
+    ``mean``: the all-zero normalised input (the dataset mean), so phi estimates Integrated
+    Gradients from it; ``noise``: ``n_background`` standard-normal images (seeded). Draws are
+    reseeded per image (a heatmap does not depend on its batch); all (image, draw) points go
+    through the model in batches of ``batch_size``.
+    """
+
+    name = "shap_gradient"
+    requires = None
+    defaults: ClassVar[dict[str, Any]] = {"n_samples": 32, "background": "mean",
+                                          "n_background": 8, "local_smoothing": 0.0,
+                                          "batch_size": 32, "seed": 0}
+
+    def __init__(self, **params: Any):
+        super().__init__(**params)
+        if self.params["background"] not in ("mean", "noise"):
+            raise ValueError(f"shap_gradient: background must be 'mean' or 'noise', got "
+                             f"{self.params['background']!r}")
+        if self.params["n_samples"] < 1 or self.params["batch_size"] < 1:
+            raise ValueError("shap_gradient: n_samples and batch_size must be >= 1")
+
+    def draws(self, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                     torch.Tensor | None]:
+        """The seeded draws shared by every image: background set (B, C, H, W), t (S,),
+        background index (S,) and input noise (S, C, H, W) or None."""
+        p = self.params
+        gen = torch.Generator().manual_seed(int(p["seed"]))
+        if p["background"] == "mean":
+            background = torch.zeros((1, *shape))
+        else:
+            background = torch.randn((p["n_background"], *shape), generator=gen)
+        t = torch.rand(p["n_samples"], generator=gen, dtype=torch.float64).float()
+        pick = torch.randint(len(background), (p["n_samples"],), generator=gen)
+        noise = (p["local_smoothing"] * torch.randn((p["n_samples"], *shape), generator=gen)
+                 if p["local_smoothing"] > 0 else None)
+        return background, t, pick, noise
+
+    def attribute_inputs(self, model, inputs, classes):
+        n, s = len(inputs), self.params["n_samples"]
+        device = inputs.device
+        background, t, pick, noise = (None if v is None else v.to(device)
+                                      for v in self.draws(tuple(inputs.shape[1:])))
+        total = torch.zeros_like(inputs)
+        step = self.params["batch_size"]
+        for start in range(0, n * s, step):
+            flat = torch.arange(start, min(start + step, n * s), device=device)
+            image, k = flat // s, flat % s
+            x = inputs[image] if noise is None else inputs[image] + noise[k]
+            base = background[pick[k]]
+            tk = t[k].view(-1, 1, 1, 1)
+            point = (tk * x + (1 - tk) * base).detach().requires_grad_(True)
+            with torch.enable_grad():
+                score = model.module(point).gather(1, classes[image].view(-1, 1)).sum()
+                (grad,) = torch.autograd.grad(score, point)
+            total.index_add_(0, image, grad * (x - base))
+        return total / s

@@ -8,6 +8,7 @@ whatever was imported first. A new metric module is added to the import below.
 from reportgen.metrics import (  # noqa: F401  (register their metrics)
     area,
     background_swap,
+    deletion_insertion,
     faithfulness,
     localization,
     part_removal,

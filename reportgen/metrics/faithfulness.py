@@ -13,7 +13,9 @@ for three modifications: the input multiplied by ``H`` (``faith.avg_drop``,
 ``H`` and the default ``mean`` fill both move pixels towards the dataset mean colour (zero).
 
 ``score_faithfulness`` runs the unmodified batch through the model once, and every modified
-copy (3 + 2 x fractions per image) in batches of ``max_batch``.
+copy (3 + 2 x fractions per image) in batches of ``max_batch``; with ``deletion_insertion``
+on, also RISE's deletion and insertion curves (``reportgen.metrics.deletion_insertion``, about
+2 x ``deletion_steps`` more forward passes per image), reusing the unmodified pass.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reportgen.metrics.deletion_insertion import (
+    DeletionInsertionConfig,
+    DeletionInsertionCurves,
+    deletion_insertion_curves,
+)
 from reportgen.metrics.normalize import normalize_heatmaps
 from reportgen.metrics.registry import Direction, MetricInfo, register_metric
 from reportgen.metrics.road import (
@@ -55,7 +62,8 @@ class FaithfulnessConfig:
     ``mean`` (normalised zero), ``blur`` (the input blurred with a Gaussian of ``blur_sigma``
     times the shorter side), ``noise`` (Gaussian noise of ``fill_noise_std`` normalised units);
     ``fractions``, ``road_noise_std``, ``workers``: ROAD (``RoadConfig``); ``seed`` seeds every
-    random choice; ``max_batch``: images per forward pass.
+    random choice; ``max_batch``: images per forward pass; ``deletion_insertion``: also RISE's
+    deletion and insertion AUCs, with ``deletion_steps`` steps (``DeletionInsertionConfig``).
     """
 
     threshold: float = 0.5
@@ -67,6 +75,8 @@ class FaithfulnessConfig:
     seed: int = 0
     max_batch: int = 64
     workers: int | None = None
+    deletion_insertion: bool = False
+    deletion_steps: int = 32
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -75,12 +85,17 @@ class FaithfulnessConfig:
             raise ValueError(f"fill must be one of {', '.join(FILLS)}, got {self.fill!r}")
         if self.blur_sigma <= 0 or self.fill_noise_std < 0:
             raise ValueError("blur_sigma must be > 0 and fill_noise_std >= 0")
-        _ = self.road  # validates the ROAD settings now
+        _ = self.road, self.deletion_insertion_config  # validates their settings now
 
     @property
     def road(self) -> RoadConfig:
         return RoadConfig(tuple(self.fractions), self.road_noise_std, self.seed, self.workers,
                           self.max_batch)
+
+    @property
+    def deletion_insertion_config(self) -> DeletionInsertionConfig:
+        return DeletionInsertionConfig(self.deletion_steps, seed=self.seed,
+                                       max_batch=self.max_batch)
 
 
 @dataclass(frozen=True)
@@ -89,13 +104,15 @@ class FaithfulnessScores:
 
     ``values``: metric id -> (N,) float64 (NaN for excluded samples); ``probability``: (N,)
     target probability on the unmodified input; ``road``: the ROAD curves (for figures and
-    facts); ``excluded``: sample index -> reason, for ``exclusions.csv``.
+    facts); ``excluded``: sample index -> reason, for ``exclusions.csv``;
+    ``deletion_insertion``: RISE's curves (NaN rows for excluded samples), None when off.
     """
 
     values: dict[str, np.ndarray]
     probability: np.ndarray
     road: RoadCurves
     excluded: dict[int, str]
+    deletion_insertion: DeletionInsertionCurves | None = None
 
 
 class TargetProbability:
@@ -256,7 +273,8 @@ def score_faithfulness(model: nn.Module, inputs: torch.Tensor, heatmaps: Any, ta
         targets: (N,) int class ids whose probability is scored.
 
     Returns:
-        FaithfulnessScores with the ``faith.*`` and ``road.*`` values per image; samples with
+        FaithfulnessScores with the ``faith.*`` and ``road.*`` values per image (the deletion
+        and insertion AUCs only when ``config.deletion_insertion``); samples with
         a bad heatmap or a zero/non-finite target probability are excluded with a reason.
     """
     config = config or FaithfulnessConfig()
@@ -275,6 +293,7 @@ def score_faithfulness(model: nn.Module, inputs: torch.Tensor, heatmaps: Any, ta
     keep = np.array([i for i in range(n) if i not in excluded], dtype=np.int64)
     values = {info.id: np.full(n, np.nan) for info in (*FAITHFULNESS_METRICS, *ROAD_METRICS)}
     curves = np.full((2, n, len(config.fractions)), np.nan)
+    rise: DeletionInsertionCurves | None = None
     if keep.size:
         rows = torch.as_tensor(keep, device=device)
         xk, hk, tk = x[rows], heat[rows].unsqueeze(1), target[rows]
@@ -284,6 +303,9 @@ def score_faithfulness(model: nn.Module, inputs: torch.Tensor, heatmaps: Any, ta
             modified = torch.cat([xk * hk, torch.where(salient, xk, fill),
                                   torch.where(salient, fill, xk)])
             scores = probability(modified, tk.repeat(3)).cpu().numpy().reshape(3, -1)
+            if config.deletion_insertion:  # the ROAD solves go on meanwhile
+                rise = _deletion_insertion(probability, xk, hk.squeeze(1), tk, clean, keep,
+                                           n, config)
             road_curves = road.curves(probability, tk)
         for (drop_id, increase_id), o in zip(_VARIANTS, scores, strict=True):
             values[drop_id][keep] = confidence_drop(clean[keep], o)
@@ -293,8 +315,26 @@ def score_faithfulness(model: nn.Module, inputs: torch.Tensor, heatmaps: Any, ta
     values["road.morf"] = road.morf.mean(axis=1)
     values["road.lerf"] = road.lerf.mean(axis=1)
     values["road.combined"] = road.combined
+    if config.deletion_insertion:
+        if rise is None:  # every sample excluded
+            rise = _deletion_insertion(probability, x[:0], heat[:0], target[:0], clean, keep,
+                                       n, config)
+        values["faith.deletion_auc"] = rise.deletion_auc
+        values["faith.insertion_auc"] = rise.insertion_auc
     for j, fraction in enumerate(road.fractions):
         values[curve_metric_id("morf", fraction)] = road.morf[:, j]
         values[curve_metric_id("lerf", fraction)] = road.lerf[:, j]
-    return FaithfulnessScores(values, clean, road, dict(sorted(excluded.items())))
+    return FaithfulnessScores(values, clean, road, dict(sorted(excluded.items())), rise)
+
+
+def _deletion_insertion(probability: TargetProbability, x: torch.Tensor, heat: torch.Tensor,
+                        target: torch.Tensor, clean: np.ndarray, keep: np.ndarray, n: int,
+                        config: FaithfulnessConfig) -> DeletionInsertionCurves:
+    """RISE's curves of the kept samples, spread back to all n rows (NaN for excluded)."""
+    kept = deletion_insertion_curves(probability, x, heat, target,
+                                     config.deletion_insertion_config, clean=clean[keep])
+    shape = (n, len(kept.fractions))
+    deletion, insertion = np.full(shape, np.nan), np.full(shape, np.nan)
+    deletion[keep], insertion[keep] = kept.deletion, kept.insertion
+    return DeletionInsertionCurves(kept.fractions, deletion, insertion)
 
