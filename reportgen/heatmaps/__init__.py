@@ -10,7 +10,9 @@ from reportgen.heatmaps.base import (
     HeatmapBatch,
     HeatmapMethod,
     MethodUnavailable,
+    is_method,
     make_method,
+    method_class,
     register_method,
 )
 from reportgen.heatmaps.cache import CacheReport, DisabledCache, HeatmapCache, cache_report
@@ -19,4 +21,5 @@ from reportgen.heatmaps.engine import HeatmapEngine
 
 __all__ = ["METHODS", "CacheReport", "DisabledCache", "Explanation", "HeatmapBatch",
            "HeatmapCache", "HeatmapEngine", "HeatmapMethod", "MethodUnavailable",
-           "cache_report", "compute_heatmaps", "make_method", "register_method"]
+           "cache_report", "compute_heatmaps", "is_method", "make_method", "method_class",
+           "register_method"]

@@ -8,7 +8,7 @@ model's device. Methods register themselves by decorator; ``make_method`` builds
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -26,6 +26,39 @@ def register_method(cls: type[HeatmapMethod]) -> type[HeatmapMethod]:
     """Class decorator: make ``cls`` available under ``cls.name``."""
     METHODS[cls.name] = cls
     return cls
+
+
+# Wrappers (SESS): suffix -> factory(base class) -> class, selected as "<method>+<suffix>".
+WRAPPERS: dict[str, Callable[[type[HeatmapMethod]], type[HeatmapMethod]]] = {}
+
+
+def register_wrapper(suffix: str):
+    """Decorator for a factory ``base class -> wrapped class``, selectable by name as
+    ``<method>+<suffix>`` for every registered method (the factory should cache its classes)."""
+    def register(factory):
+        WRAPPERS[suffix] = factory
+        return factory
+    return register
+
+
+def method_class(name: str) -> type[HeatmapMethod]:
+    """The class of method ``name``: a registered one or ``<method>+<wrapper suffix>``."""
+    if name in METHODS:
+        return METHODS[name]
+    base, plus, suffix = name.rpartition("+")
+    if plus and suffix in WRAPPERS and base in METHODS:
+        return WRAPPERS[suffix](METHODS[base])
+    wrapped = "".join(f" (or <method>+{s})" for s in WRAPPERS)
+    raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}{wrapped}")
+
+
+def is_method(name: str) -> bool:
+    """Whether ``name`` selects a method (``method_class`` would find it)."""
+    try:
+        method_class(name)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -127,10 +160,7 @@ class HeatmapMethod:
 
 def make_method(name: str, **params: Any) -> HeatmapMethod:
     """The registered method ``name`` with ``params`` (fails fast if its extra is missing)."""
-    try:
-        cls = METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}") from None
+    cls = method_class(name)
     if not cls.available():
         raise MethodUnavailable(f"method {name!r} needs the optional package {cls.requires!r}: "
                                 f"pip install 'reportgen[{cls.extra}]'")

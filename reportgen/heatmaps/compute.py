@@ -10,8 +10,11 @@ import torch
 from reportgen.heatmaps import (  # noqa: F401 (register their methods)
     attribution,
     fullgrad,
+    igos,
     layer_cams,
     perturbation,
+    sag,
+    sess,
 )
 from reportgen.heatmaps.base import METHODS, HeatmapBatch, HeatmapMethod, make_method
 from reportgen.models.loading import LoadedModel

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 import torchvision
@@ -63,3 +67,15 @@ def vit_inputs() -> torch.Tensor:
 @pytest.fixture(scope="session")
 def resnet_inputs() -> torch.Tensor:
     return torch.randn(3, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+
+
+@pytest.fixture(scope="session")
+def blob_world():
+    """The known-answer colour-counting model's module (blob_world.py; tests import by path)."""
+    if "blob_world" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "blob_world", Path(__file__).with_name("blob_world.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["blob_world"] = module
+    return sys.modules["blob_world"]

@@ -14,7 +14,12 @@ def inputs(world_samples):
     return PREPROCESSING([s.image for s in world_samples[:4]])
 
 
-@pytest.mark.parametrize("method", sorted(m for m in METHODS if METHODS[m].requires is None))
+# I-GOS and iGOS++ optimise a mask for ~15 x 2 x 20 passes per image, SAG searches patch sets:
+# their defaults run in test_igos.py's and test_sag.py's tests, on a smaller model; so does
+# shap_gradient's (32 backward passes per image) in test_shap_gradient.py.
+@pytest.mark.parametrize("method", sorted(m for m in METHODS if METHODS[m].requires is None
+                                          and m not in ("igos", "igos++", "sag",
+                                                        "shap_gradient")))
 def test_every_cam_method_gives_one_finite_heatmap_per_image(random_partnet, inputs, method):
     """With default parameters (test_methods.py runs every method, captum's included)."""
     # ScoreCAM and AblationCAM run one forward pass per channel and image: two images are

@@ -12,16 +12,21 @@ from reportgen.heatmaps.targets import ClassScore, choose_classes
 
 CAMS = {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "eigencam", "scorecam",
         "ablationcam", "fullgrad"}
-ATTRIBUTIONS = {"integrated_gradients", "gradient_shap", "occlusion", "lime"}
+ATTRIBUTIONS = {"integrated_gradients", "gradient_shap", "occlusion", "lime", "shap_gradient"}
+OPTIMISED = {"igos", "igos++", "sag"}  # search/optimisation (test_igos.py, test_sag.py)
 # Small settings so the perturbation and attribution methods stay quick on tiny models.
-QUICK = {"scorecam": {"batch_size": 64}, "ablationcam": {"batch_size": 64},
+QUICK = {"igos": {"mask_size": 8, "iterations": 2, "ig_steps": 4, "l1": 0.01},
+         "igos++": {"mask_size": 8, "iterations": 2, "ig_steps": 4, "l1": 0.01},
+         "sag": {"grid": 4, "ranking_iterations": 0, "max_explanations": 2},
+         "scorecam": {"batch_size": 64}, "ablationcam": {"batch_size": 64},
          "integrated_gradients": {"n_steps": 8}, "gradient_shap": {"n_samples": 4},
+         "shap_gradient": {"n_samples": 4},
          "occlusion": {"window": 16, "stride": 16}, "lime": {"n_samples": 24, "cell": 16}}
 
 
 # One forward pass per channel of the target layer (the CNN has many) or per occluded window,
 # and per image: two of the CNN's images suffice for these.
-MANY_PASSES = {"scorecam", "ablationcam", "occlusion"}
+MANY_PASSES = {"scorecam", "ablationcam", "occlusion", "igos", "igos++", "sag"}
 
 
 def quick(name: str) -> HeatmapMethod:
@@ -31,11 +36,11 @@ def quick(name: str) -> HeatmapMethod:
 
 
 def test_the_registry_has_the_cam_family_and_the_attribution_methods():
-    assert set(METHODS) == CAMS | ATTRIBUTIONS
+    assert set(METHODS) == CAMS | ATTRIBUTIONS | OPTIMISED
 
 
 @pytest.mark.parametrize("model_name", ["cnn", "vit"])
-@pytest.mark.parametrize("method", sorted(CAMS | ATTRIBUTIONS))
+@pytest.mark.parametrize("method", sorted(CAMS | ATTRIBUTIONS | OPTIMISED))
 def test_every_method_gives_one_informative_heatmap_per_image(request, method, model_name):
     model, inputs = {"cnn": ("trained_partnet", "world_inputs"),
                      "vit": ("tiny_vit", "vit_inputs")}[model_name]
