@@ -31,6 +31,7 @@ from reportgen.stages.find import find
 from reportgen.stages.load import RunInputs, open_inputs, seed_everything
 from reportgen.stages.narrate import narrate
 from reportgen.stages.publish import publish
+from reportgen.stages.ray_engine import run_on_ray
 from reportgen.stages.record import run_record
 from reportgen.stages.render import render_run
 from reportgen.stages.score import ScoreStage
@@ -83,7 +84,9 @@ def run_pipeline(config: RunConfig, out_dir: str | Path, progress: Progress | No
         score = ScoreStage(config, _gallery(inputs))
         swap = CounterfactualStage(inputs)
         with timer.stage("heatmaps_and_scores"):
-            for batch in inputs.batches():
+            if config.engine == "ray":  # the same two stages on a Ray cluster
+                explain = score = run_on_ray(inputs, out_dir, score.gallery, swap, timer.advance)
+            for batch in inputs.batches() if config.engine == "local" else ():
                 score.update(batch, *explain.update(batch))
                 swap.update(batch)
                 timer.advance(batch.seen_before + batch.size, len(inputs.dataset))

