@@ -68,8 +68,6 @@ _WARM_UP = {
                                          np.zeros((1, 256), np.int64)),
     "mask_sums": lambda k: k(_TINY_H, np.zeros((1, 1, 9), np.uint8), np.zeros((1, 1)),
                              np.zeros((1, 1), np.int64)),
-    "rank_select": lambda k: k(_TINY_H, _TINY_LABELS, 0, np.zeros(1, np.int64),
-                               np.zeros(1, np.float32)),
     "object_counts": lambda k: k(_TINY_H, _TINY_LABELS, _TINY_LABELS, 1, np.zeros(1),
                                  np.zeros(1, np.float32), np.zeros(1, np.float32),
                                  np.zeros((1, 7), np.int64), np.zeros((1, 2), np.int64)),
@@ -212,30 +210,6 @@ def object_counts(heat: np.ndarray, obj: np.ndarray, valid: np.ndarray | None, c
         counts[i, 6] = where.size
         ties[i, :min(keep, where.size)] = where[:keep]
     return counts, ties
-
-
-def rank_select(heat: np.ndarray, valid: np.ndarray | None, at: np.ndarray) -> np.ndarray:
-    """(N,) float32: ``np.partition(rank[i], at[i])[at[i]]``, the ``at[i]``-th smallest rank
-    heat (0-based), where the rank heat is ``heat`` on valid pixels and -1 on void ones.
-
-    ``heat`` (N, P) float32 >= 0 (clipped; -0.0 allowed and equal to 0), ``valid`` (N, P) bool
-    or None (no void), ``at`` (N,) int in [0, P). The compiled backend selects by two counting
-    passes over the values' bit patterns (no copy, no sort); -0.0 may come back as 0.0, which
-    compares the same.
-    """
-    n, p = heat.shape
-    at = np.ascontiguousarray(at, np.int64)
-    out = np.zeros(n, np.float32)
-    kernel = _numba_kernel("rank_select")
-    if kernel is not None and n and p:
-        mask = np.zeros((1, p), np.uint8) if valid is None else np.ascontiguousarray(valid)
-        _launch(kernel, n, np.ascontiguousarray(heat, np.float32), mask.view(np.uint8),
-                int(valid is not None), at, out)
-        return out
-    rank = heat if valid is None else np.where(valid, heat, np.float32(-1))
-    for i in range(n):
-        out[i] = np.partition(rank[i], at[i])[at[i]]
-    return out
 
 
 def _check(h: np.ndarray, labels: np.ndarray) -> None:

@@ -191,9 +191,10 @@ def _count(prep: _Prepared, threshold: float = DEFAULT_IOU_THRESHOLD) -> _Counts
     pixels = height * width
     heat = prep.heat.reshape(n, pixels)
     valid = None if prep.masks.valid is None else prep.masks.valid.reshape(n, pixels)
-    # The K-th largest rank heat (-1 on void pixels): a selection per row, not a sort.
+    rank = heat if valid is None else np.where(valid, heat, np.float32(-1))
+    # The K-th largest rank heat: a selection per row (O(P)), not a full sort.
     at = np.clip(pixels - prep.masks.count, 0, pixels - 1)
-    kth = _kernels.rank_select(heat, valid, at) if pixels else np.zeros(n, np.float32)
+    kth = np.array([np.partition(rank[i], at[i])[at[i]] for i in range(n)], np.float32)
     top = heat.max(axis=1) if pixels else np.zeros(n, np.float32)
     counts, ties = _kernels.object_counts(
         heat, prep.obj.reshape(n, pixels), valid,

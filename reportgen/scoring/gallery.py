@@ -202,6 +202,17 @@ class GalleryCollector:
                             _thumb_heatmap(heatmap, size),
                             _thumb_mask(_part_mask(sample, part), size))
 
+    def merge(self, entries: Sequence[GalleryEntry]) -> None:
+        """Add entries another collector selected (e.g. a Ray worker's, for its batch): per
+        (model, method, part, rank) the better one stays, ties broken as in ``update``, so
+        merging the batches' selections gives what one collector streaming them all gives."""
+        for e in entries:
+            key = (e.model, e.method, e.part, e.rank)
+            old = self._best.get(key)
+            if old is None or _better(e.rank, (e.ph, e.image_id, e.object_id),
+                                      (old.ph, old.image_id, old.object_id)):
+                self._best[key] = e
+
     def _thumb(self, sample: Sample, size: tuple[int, int]) -> np.ndarray:
         key = (sample.image_id, size)
         thumb = self._thumbs.get(key)

@@ -90,7 +90,9 @@ class CounterfactualStage:
         self._at: dict[int, _AtSize] = {s: _AtSize() for s in self.sizes}
         self.exclusions: list[Exclusion] = []
 
-    def _full(self) -> bool:
+    @property
+    def full(self) -> bool:
+        """Whether the stage holds its ``max_samples`` samples (later batches add nothing)."""
         limit = self.settings.max_samples
         return limit is not None and len(self._held) >= limit
 
@@ -98,7 +100,7 @@ class CounterfactualStage:
         if not self.enabled:
             return
         for s in batch.samples:
-            if self._full():
+            if self.full:
                 return
             share = float(s.object_region().sum()) / max(1, int(s.valid_pixels().sum()))
             reason = ("no object mask (no part or object pixel)" if share == 0 else

@@ -42,11 +42,7 @@ from reportgen.io import atomic_write, atomic_write_json
 from reportgen.scoring import empty_scores
 from reportgen.scoring.gallery import (
     GalleryCollector,
-    GalleryEntry,
-    _better,
-    _entry_order,
     load_gallery,
-    save_gallery,
 )
 from reportgen.stages.counterfactual import CounterfactualStage
 from reportgen.stages.explain import ExplainStage
@@ -152,7 +148,7 @@ class RayRun:
 
     shards: Path
     numbers: list[int]
-    gallery: MergedGallery
+    gallery: GalleryCollector
     counts: list[dict[str, int]] = field(default_factory=list)
 
     def cache_counts(self) -> dict[str, int]:
@@ -169,28 +165,6 @@ class RayRun:
         table = pd.DataFrame(rows, columns=list(EXCLUSION_COLUMNS))
         return Scored(scores, table, SampleCounts(*(sum(c[k] for c in self.counts)
                                                    for k in ("total", "scored", "partial"))))
-
-
-class MergedGallery:
-    """The batches' galleries merged: per (model, method, part, rank) the best entry, ties
-    broken as ``GalleryCollector`` breaks them, so the result is the local engine's."""
-
-    def __init__(self, template: GalleryCollector):
-        self.template = template
-        self.best: dict[tuple, GalleryEntry] = {}
-
-    def add(self, entries: list[GalleryEntry]) -> None:
-        for e in entries:
-            key = (e.model, e.method, e.part, e.rank)
-            old = self.best.get(key)
-            if old is None or _better(e.rank, (e.ph, e.image_id, e.object_id),
-                                      (old.ph, old.image_id, old.object_id)):
-                self.best[key] = e
-
-    def save(self, path) -> Path:
-        entries = sorted(self.best.values(),
-                         key=lambda e: _entry_order(e, self.template.part_names))
-        return save_gallery(path, entries, self.template.part_names, self.template.thumb_size)
 
 
 def actor_resources(config: RunConfig, cluster: dict, actors: int | None
@@ -254,10 +228,10 @@ def run_on_ray(inputs: RunInputs, out_dir: Path, gallery: GalleryCollector,
         if started:
             ray.shutdown()
     for batch in inputs.batches():  # the swap test keeps the first usable samples
-        if not swap.enabled or swap._full():
+        if not swap.enabled or swap.full:
             break
         swap.update(batch)
-    run = RayRun(shards, [b["number"] for b in plan], MergedGallery(gallery))
+    run = RayRun(shards, [b["number"] for b in plan], gallery)
     for b in plan:
         k = b["number"]
         counts = json.loads((shards / f"done-{k:06d}.json").read_text(encoding="utf-8"))
@@ -267,7 +241,7 @@ def run_on_ray(inputs: RunInputs, out_dir: Path, gallery: GalleryCollector,
             run.counts.append({**counts, "computed": 0,
                                "reused": counts["computed"] + counts["reused"]})
         if (shards / f"gallery-{k:06d}.npz").exists():
-            run.gallery.add(load_gallery(shards / f"gallery-{k:06d}.npz"))
+            run.gallery.merge(load_gallery(shards / f"gallery-{k:06d}.npz"))
     return run
 
 

@@ -127,23 +127,3 @@ def test_object_counts_match_a_direct_computation(kernel_backend, with_void):
         assert ties[i, :peaks.size].tolist() == peaks.tolist()
         assert (ties[i, peaks.size:] == -1).all()
 
-
-@pytest.mark.parametrize("with_void", [False, True])
-def test_rank_select_is_the_value_np_partition_selects(kernel_backend, with_void):
-    rng = np.random.default_rng(5)
-    n, p = 7, 1203
-    heat = np.round(rng.random((n, p), dtype=np.float32) * 8) / 8  # many ties
-    heat[1] = rng.random(p, dtype=np.float32) ** 8  # distinct values over many exponents
-    heat[2, ::3] = -0.0  # clipping keeps -0.0, which equals 0.0
-    heat[3] = 0.0  # a flat (degenerate) map
-    valid = rng.random((n, p)) < 0.8 if with_void else None
-    if valid is not None:
-        heat = heat * valid
-        valid[4] = False  # all void: every rank is -1
-    rank = heat if valid is None else np.where(valid, heat, np.float32(-1))
-    for at in (np.zeros(n), np.full(n, p - 1), rng.integers(0, p, n), np.full(n, p // 2)):
-        at = at.astype(np.int64)
-        got = _kernels.rank_select(heat, valid, at)
-        want = np.array([np.partition(rank[i], at[i])[at[i]] for i in range(n)], np.float32)
-        np.testing.assert_array_equal(got, want)  # -0.0 == 0.0
-        assert got.dtype == np.float32

@@ -457,3 +457,13 @@ def test_gallery_layout_sizes_panels_from_the_thumbnails_aspect_ratio():
     assert gallery_layout(4, (96, 96)).columns == 2  # square parts side by side, one figure
     assert gallery_layout(4, (96, 96)).parts_per_figure == 4
     assert min(gallery_layout(4, (128, 256)).panel) >= LEGIBLE_IN  # 2:1 wide photos too
+
+
+def test_merging_each_batchs_selection_gives_the_one_collectors_selection():
+    samples, heat = _world()
+    whole = _collect(GalleryCollector(PARTS, thumb_size=8), samples, heat).entries()
+    merged = GalleryCollector(PARTS, thumb_size=8)
+    for start in range(0, len(samples), 2):  # as the ray engine's workers, one batch each
+        merged.merge(_collect(GalleryCollector(PARTS, thumb_size=8), samples[start:start + 2],
+                              heat[start:start + 2]).entries())
+    _assert_same_entries(merged.entries(), whole)
