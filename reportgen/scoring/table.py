@@ -98,17 +98,23 @@ def size_groups(samples: Sequence[Sample]) -> list[list[int]]:
 
 
 def region_batch(group: Sequence[Sample]) -> RegionBatch:
-    """The regions of samples of one form and size as stacked arrays."""
+    """The regions of samples of one form and size as stacked, C-contiguous arrays (``np.stack``
+    keeps the inputs' layout, and MATLAB's label maps are column-major: the scorers would copy
+    them on every call)."""
     first = group[0]
-    void = np.stack([~s.valid_pixels() for s in group])
+    void = _stack([~s.valid_pixels() for s in group])
     common = {"names": tuple(first.region_names),
-              "objects": np.stack([s.object_region() for s in group]),
+              "objects": _stack([s.object_region() for s in group]),
               "valid_pixels": (~void).reshape(len(group), -1).sum(axis=1),
               "void": void if void.any() else None}
     if first.has_label_map:
-        return RegionBatch(labels=np.stack([s.labels for s in group]), **common)
-    return RegionBatch(part_masks=np.stack([s.part_masks for s in group]),
-                       background=np.stack([s.background_mask() for s in group]), **common)
+        return RegionBatch(labels=_stack([s.labels for s in group]), **common)
+    return RegionBatch(part_masks=_stack([s.part_masks for s in group]),
+                       background=_stack([s.background_mask() for s in group]), **common)
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.ascontiguousarray(np.stack(arrays))
 
 
 def region_scorers() -> list[Scorer]:
