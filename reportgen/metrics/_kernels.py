@@ -92,8 +92,14 @@ def _launch(kernel, n: int, *args) -> None:
 
 def use_one_thread() -> None:
     """Run this thread's kernels in one thread: for worker threads that already run side by
-    side (``reportgen.scoring.parallel``). No-op with the numpy backend."""
-    if _numba_kernel("label_sums") is not None:
+    side (``reportgen.scoring.parallel``). No-op with the numpy backend, and when the backend
+    cannot be chosen: the kernels' first call raises that error, where its caller sees it (an
+    error here would only break the thread pool)."""
+    try:
+        kernel = _numba_kernel("label_sums")
+    except ReportgenError:
+        return
+    if kernel is not None:
         import numba
 
         numba.set_num_threads(1)

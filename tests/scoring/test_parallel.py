@@ -11,6 +11,7 @@ import pytest
 
 import reportgen.scoring.parallel as parallel
 from reportgen.data.sample import Sample
+from reportgen.errors import ReportgenError
 from reportgen.heatmaps.base import HeatmapBatch
 from reportgen.metrics import _kernels
 from reportgen.scoring import PartsRequest, frame, score_many
@@ -87,3 +88,19 @@ def test_a_kernel_call_on_fewer_samples_than_threads_restores_the_thread_count()
     sums, counts, _, _ = _kernels.label_sums(h, labels)
     assert sums[0, 1] == 64 and counts[0, 1] == 64
     assert numba.get_num_threads() == before
+
+
+def test_an_unusable_kernel_choice_is_the_callers_error_not_a_broken_pool(monkeypatch):
+    # REPORTGEN_KERNELS=numba without numba: the one-line error of the kernels' first call,
+    # raised in the caller, even from a worker thread that starts in this call.
+    monkeypatch.setenv("REPORTGEN_KERNELS", "numba")
+    monkeypatch.setattr(_kernels.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(parallel, "group_threads", lambda: 2)
+    parallel._pool.cache_clear()
+    try:
+        with pytest.raises(ReportgenError, match=r"pip install 'reportgen\[fast\]'"):
+            score_many(_requests())
+    finally:
+        for pool in [parallel._pool(2)]:
+            pool.shutdown()
+        parallel._pool.cache_clear()
