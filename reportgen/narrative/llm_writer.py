@@ -30,8 +30,10 @@ from reportgen.narrative.written import NarrativeSection
 log = logging.getLogger(__name__)
 
 
-class LLMWriter:
-    """Writes a section with ``chat`` under the guard; ``name`` is ``openai`` or ``local``."""
+class ChatWriter:
+    """What the LLM writers share: ``name`` (``openai`` or ``local``), the ``chat`` backend,
+    its sampling ``params``, the guard's retries, the template ``fallback``, and ``stopped``
+    (why the LLM is no longer called this run, or None)."""
 
     def __init__(self, name: str, chat: ChatBackend, params: dict, guard_retries: int = 2,
                  fallback: TemplateWriter | None = None):
@@ -41,6 +43,10 @@ class LLMWriter:
         self.guard_retries = guard_retries
         self.fallback = fallback or TemplateWriter()
         self.stopped: str | None = None
+
+
+class LLMWriter(ChatWriter):
+    """Writes a whole section with ``chat`` under the guard."""
 
     def write_section(self, section: str, facts: FactTable, findings: Sequence[Finding] = (),
                       audience: str = "end user") -> NarrativeSection:

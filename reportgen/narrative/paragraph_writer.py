@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from reportgen.analysis.facts import FactTable
 from reportgen.analysis.findings import Finding
 from reportgen.metrics.registry import METRICS
-from reportgen.narrative.chat import ChatBackend, InvalidResponse, LLMUnavailable, ReplayMiss
+from reportgen.narrative.chat import InvalidResponse, LLMUnavailable, ReplayMiss
 from reportgen.narrative.guard import GuardContext, check_text, data_names
+from reportgen.narrative.llm_writer import ChatWriter
 from reportgen.narrative.paragraph_prompt import (
     MAX_NOTE_CHARS,
     build_paragraph_prompt,
@@ -35,25 +36,14 @@ from reportgen.narrative.paragraph_prompt import (
 from reportgen.narrative.placeholders import PLACEHOLDER, referenced_facts
 from reportgen.narrative.prompts import section_guard
 from reportgen.narrative.sections import get_section
-from reportgen.narrative.template_writer import TemplateWriter
 from reportgen.narrative.written import NarrativeSection
 
 log = logging.getLogger(__name__)
 TEMPLATE = "template"
 
 
-class ParagraphWriter:
-    """Writes a section as the template's paragraphs with LLM notes; ``name`` is the LLM
-    writer's (``openai`` or ``local``), ``params`` its sampling parameters."""
-
-    def __init__(self, name: str, chat: ChatBackend, params: dict, guard_retries: int = 2,
-                 fallback: TemplateWriter | None = None):
-        self.name = name
-        self.chat = chat
-        self.params = params
-        self.guard_retries = guard_retries
-        self.fallback = fallback or TemplateWriter()
-        self.stopped: str | None = None
+class ParagraphWriter(ChatWriter):
+    """Writes a section as the template's paragraphs, each with a guarded LLM note."""
 
     def write_section(self, section: str, facts: FactTable, findings: Sequence[Finding] = (),
                       audience: str = "end user") -> NarrativeSection:

@@ -18,6 +18,9 @@ from reportgen.models.preprocessing import Preprocessing
 
 SIZE = 32
 BLOB = 8
+# The blobs' top-left corners in the two images of the tests' pair (``pair_images``).
+RED_AT = [(4, 4), (20, 16)]
+GREEN_AT = [(20, 20), (4, 4)]
 
 
 def colour_counter(scale: float = 32.0) -> LoadedModel:

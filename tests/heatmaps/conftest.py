@@ -79,3 +79,15 @@ def blob_world():
         spec.loader.exec_module(module)
         sys.modules["blob_world"] = module
     return sys.modules["blob_world"]
+
+
+@pytest.fixture(scope="module")
+def counter(blob_world):
+    """The colour-counting model (class 0 red, class 1 green)."""
+    return blob_world.colour_counter()
+
+
+@pytest.fixture(scope="module")
+def blob_pair(blob_world):
+    """Two 32 x 32 images with a red blob at ``RED_AT[i]`` and a green one at ``GREEN_AT[i]``."""
+    return blob_world.two_blob_images(blob_world.RED_AT, blob_world.GREEN_AT)

@@ -12,26 +12,15 @@ from reportgen.heatmaps.keys import context_digest
 
 # Few iterations and steps on a 32 x 32 input: a 8 x 8 mask (4-pixel cells).
 QUICK = {"mask_size": 8, "iterations": 8, "ig_steps": 8}
-RED = [(4, 4), (20, 16)]
-GREEN = [(20, 20), (4, 4)]
-
-
-@pytest.fixture(scope="module")
-def counter(blob_world):
-    return blob_world.colour_counter()
-
-
-@pytest.fixture(scope="module")
-def images(blob_world):
-    return blob_world.two_blob_images(RED, GREEN)
 
 
 @pytest.mark.parametrize("method", ["igos", "igos++"])
 @pytest.mark.parametrize("target", [0, 1])
-def test_the_mask_finds_the_blob_the_explained_class_counts(counter, images, method, target,
+def test_the_mask_finds_the_blob_the_explained_class_counts(counter, blob_pair, method, target,
                                                             blob_world):
-    heat = make_method(method, **QUICK).explain(counter, images, [target] * 2).heatmaps.numpy()
-    wanted, other = (RED, GREEN) if target == 0 else (GREEN, RED)
+    heat = make_method(method, **QUICK).explain(counter, blob_pair, [target] * 2).heatmaps.numpy()
+    red, green = blob_world.RED_AT, blob_world.GREEN_AT
+    wanted, other = (red, green) if target == 0 else (green, red)
     for i in range(2):
         assert blob_world.share_on(heat[i], blob_world.blob_mask(wanted[i], margin=4)) > 0.9
         assert blob_world.share_on(heat[i], blob_world.blob_mask(other[i], margin=2)) < 0.01
@@ -40,8 +29,8 @@ def test_the_mask_finds_the_blob_the_explained_class_counts(counter, images, met
 
 
 @pytest.mark.parametrize("method", ["igos", "igos++"])
-def test_heatmaps_are_in_the_unit_interval_with_peak_one(counter, images, method, blob_world):
-    batch = make_method(method, **QUICK).explain(counter, images).to_batch()
+def test_heatmaps_are_in_the_unit_interval_with_peak_one(counter, blob_pair, method, blob_world):
+    batch = make_method(method, **QUICK).explain(counter, blob_pair).to_batch()
     size = blob_world.SIZE
     assert batch.heatmaps.shape == (2, size, size) and batch.heatmaps.dtype == np.float32
     assert batch.heatmaps.min() >= 0
@@ -59,11 +48,11 @@ def test_a_class_without_evidence_gets_an_all_zero_heatmap(counter, blob_world):
 
 @pytest.mark.parametrize("method", ["igos", "igos++"])
 def test_an_images_heatmap_does_not_depend_on_its_batch_and_is_deterministic(
-        counter, images, method):
+        counter, blob_pair, method):
     explainer = make_method(method, **QUICK)
-    both = explainer.explain(counter, images, [0, 0]).heatmaps
-    again = explainer.explain(counter, images, [0, 0]).heatmaps
-    alone = explainer.explain(counter, images[1:], [0]).heatmaps
+    both = explainer.explain(counter, blob_pair, [0, 0]).heatmaps
+    again = explainer.explain(counter, blob_pair, [0, 0]).heatmaps
+    alone = explainer.explain(counter, blob_pair[1:], [0]).heatmaps
     torch.testing.assert_close(both, again, atol=0, rtol=0)
     torch.testing.assert_close(both[1:], alone, atol=1e-5, rtol=0)
 
@@ -75,8 +64,8 @@ def test_the_seed_and_every_parameter_enter_the_cache_key(counter):
     assert len(keys) == 5
 
 
-def test_the_engine_caches_igos_heatmaps(counter, tmp_path, blob_world):
-    images = blob_world.two_blob_images(RED, GREEN).permute(0, 2, 3, 1).numpy()
+def test_the_engine_caches_igos_heatmaps(counter, blob_pair, tmp_path):
+    images = blob_pair.permute(0, 2, 3, 1).numpy()
     pixels = (images * 127.5).astype(np.uint8)  # value 2 -> 255
     cache = HeatmapCache.open(tmp_path)
     first = HeatmapEngine(counter, make_method("igos", **QUICK), cache)
@@ -122,8 +111,9 @@ def test_gaussian_blur_keeps_constants_and_mass_and_fits_small_images():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["igos", "igos++"])
-def test_the_papers_defaults_find_the_blob(counter, images, method, blob_world):
+def test_the_papers_defaults_find_the_blob(counter, blob_pair, method, blob_world):
     """28 x 28 mask, 15 iterations, 20 integration steps, blur 51/50, noise 0.2."""
-    heat = make_method(method).explain(counter, images, [0, 0]).heatmaps.numpy()
+    heat = make_method(method).explain(counter, blob_pair, [0, 0]).heatmaps.numpy()
     for i in range(2):
-        assert blob_world.share_on(heat[i], blob_world.blob_mask(RED[i], margin=4)) > 0.8
+        red = blob_world.blob_mask(blob_world.RED_AT[i], margin=4)
+        assert blob_world.share_on(heat[i], red) > 0.8

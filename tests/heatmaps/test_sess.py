@@ -11,19 +11,7 @@ from reportgen.heatmaps import is_method, make_method, method_class
 from reportgen.heatmaps.keys import context_digest
 from reportgen.heatmaps.sess import window_starts
 
-RED = [(4, 4), (20, 16)]
-GREEN = [(20, 20), (4, 4)]
 ONE_WINDOW = {"scales": [224], "smooth_sigma": 0.0}
-
-
-@pytest.fixture(scope="module")
-def counter(blob_world):
-    return blob_world.colour_counter()
-
-
-@pytest.fixture(scope="module")
-def images(blob_world):
-    return blob_world.two_blob_images(RED, GREEN)
 
 
 @pytest.mark.parametrize(("side", "window", "step", "starts"), [
@@ -45,12 +33,13 @@ def test_one_scale_one_window_without_smoothing_is_the_base_method(
 
 @pytest.mark.parametrize("fusion", ["mean", "max"])
 @pytest.mark.parametrize("target", [0, 1])
-def test_sess_heat_lies_on_the_blob_the_class_counts(counter, images, blob_world, fusion,
+def test_sess_heat_lies_on_the_blob_the_class_counts(counter, blob_pair, blob_world, fusion,
                                                      target):
     """Twelve scales (32 to 133 pixels for this 32-pixel model), 122 windows per image."""
     heat = make_method("gradcam+sess", fusion=fusion).explain(
-        counter, images, [target] * 2).heatmaps.numpy()
-    wanted, other = (RED, GREEN) if target == 0 else (GREEN, RED)
+        counter, blob_pair, [target] * 2).heatmaps.numpy()
+    red, green = blob_world.RED_AT, blob_world.GREEN_AT
+    wanted, other = (red, green) if target == 0 else (green, red)
     for i in range(2):
         assert blob_world.share_on(heat[i], blob_world.blob_mask(wanted[i], margin=2)) > 0.95
         assert blob_world.share_on(heat[i], blob_world.blob_mask(other[i], margin=1)) == 0
@@ -58,20 +47,20 @@ def test_sess_heat_lies_on_the_blob_the_class_counts(counter, images, blob_world
         assert blob_world.blob_mask(wanted[i])[peak]
 
 
-def test_sess_heatmaps_have_the_input_shape_unit_range_and_are_deterministic(counter, images):
+def test_sess_heatmaps_have_the_input_shape_unit_range_and_are_deterministic(counter, blob_pair):
     explainer = make_method("gradcam+sess")
-    first = explainer.explain(counter, images).to_batch()
-    second = explainer.explain(counter, images).to_batch()
+    first = explainer.explain(counter, blob_pair).to_batch()
+    second = explainer.explain(counter, blob_pair).to_batch()
     assert first.heatmaps.shape == (2, 32, 32) and first.heatmaps.dtype == np.float32
     assert first.heatmaps.min() >= 0
     np.testing.assert_allclose(first.heatmaps.reshape(2, -1).max(1), 1.0, atol=1e-6)
     np.testing.assert_array_equal(first.heatmaps, second.heatmaps)
-    alone = explainer.explain(counter, images[1:]).to_batch()
+    alone = explainer.explain(counter, blob_pair[1:]).to_batch()
     np.testing.assert_allclose(alone.heatmaps[0], first.heatmaps[1], atol=1e-6)
 
 
 @pytest.mark.parametrize(("ratio", "explained"), [(0.0, 122), (0.5, 61), (0.9, 13)])
-def test_pre_filtering_drops_the_least_probable_share_of_the_windows(counter, images, ratio,
+def test_pre_filtering_drops_the_least_probable_share_of_the_windows(counter, blob_pair, ratio,
                                                                      explained):
     sess = make_method("gradcam+sess", pre_filter_ratio=ratio)
     seen = []
@@ -82,7 +71,7 @@ def test_pre_filtering_drops_the_least_probable_share_of_the_windows(counter, im
         return explain(model, inputs, classes)
 
     sess.inner.explain = counting
-    sess.explain(counter, images[:1])
+    sess.explain(counter, blob_pair[:1])
     assert sum(seen) == explained
 
 

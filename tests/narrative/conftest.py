@@ -1,5 +1,5 @@
-"""Fixtures of the narrative tests: the hand-written run of ``run_data`` and a check that a
-text shows no number but the facts'."""
+"""Fixtures of the narrative tests: the hand-written run of ``run_data``, the scripted LLM
+server, and a check that a text shows no number but the facts'."""
 
 from __future__ import annotations
 
@@ -11,6 +11,22 @@ from reportgen.analysis.facts import FactTable
 from reportgen.analysis.findings import Finding
 from reportgen.narrative.placeholders import PLACEHOLDER, fill_placeholders
 from tests.narrative.run_data import fid, make_facts, make_findings
+from tests.narrative.scripted_server import ScriptedServer
+
+
+@pytest.fixture()
+def server():
+    """``server(*answers)`` starts a scripted OpenAI-compatible server on 127.0.0.1 that
+    gives the answers in order; every server started is closed after the test."""
+    servers = []
+
+    def start(*script: dict) -> ScriptedServer:
+        servers.append(ScriptedServer(list(script)))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
 
 
 @pytest.fixture()

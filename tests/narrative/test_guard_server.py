@@ -12,7 +12,7 @@ from reportgen.analysis.facts import FactTable
 from reportgen.analysis.findings import Finding
 from reportgen.narrative.narrate import make_writer
 from reportgen.narrative.template_writer import TemplateWriter
-from tests.narrative.scripted_server import ScriptedServer, answer, content, echo
+from tests.narrative.scripted_server import answer, content, echo
 from tests.narrative.test_guard_holes import BASE, REFS, extend
 from tests.narrative.test_openai_scripted import config_for
 
@@ -72,19 +72,6 @@ def full_ids(text: str) -> str:
 def run(facts, findings) -> tuple[FactTable, list[Finding]]:
     table, required, _ = extend(facts)
     return table, [*findings, required[1]]  # the fish shortcut and the paired difference
-
-
-@pytest.fixture()
-def server():
-    servers = []
-
-    def start(*script: dict) -> ScriptedServer:
-        servers.append(ScriptedServer(list(script)))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
 
 
 def summary(srv, facts, findings):

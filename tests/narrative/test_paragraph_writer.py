@@ -40,19 +40,6 @@ def note(text: str) -> dict:
     return content(json.dumps({"note": text}))
 
 
-@pytest.fixture()
-def server():
-    servers = []
-
-    def start(*script: dict) -> ScriptedServer:
-        servers.append(ScriptedServer(list(script)))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
-
-
 def settings(srv: ScriptedServer, **overrides) -> NarrativeSettings:
     return NarrativeSettings(**{"writer": "openai", "model": "scripted-model",
                                 "base_url": srv.base_url, "timeout_s": 2.0, "retries": 0,

@@ -10,33 +10,21 @@ import pandas as pd
 import pytest
 
 import reportgen.scoring.parallel as parallel
-from reportgen.data.sample import Sample
 from reportgen.errors import ReportgenError
-from reportgen.heatmaps.base import HeatmapBatch
 from reportgen.metrics import _kernels
 from reportgen.scoring import PartsRequest, frame, score_many
-
-PARTS = ("head", "tail")
-
-
-def _sample(image_id: str, size: tuple[int, int], seed: int) -> Sample:
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 3, size=size).astype(np.uint8)
-    image = rng.integers(0, 255, size=(*size, 3)).astype(np.uint8)
-    return Sample(image_id, image, labels, PARTS, 0, "cat")
+from tests.scoring.samples import heatmap_batch, random_sample
 
 
 def _requests() -> list[PartsRequest]:
     """Two explainers over six samples of four sizes (one with a degenerate heatmap)."""
     sizes = [(24, 32), (16, 16), (24, 32), (40, 12), (9, 30), (16, 16)]
-    samples = [_sample(f"s{i}", size, i) for i, size in enumerate(sizes)]
+    samples = [random_sample(f"s{i}", size, i) for i, size in enumerate(sizes)]
     out = []
     for k, method in enumerate(("gradcam", "random")):
         heat = np.random.default_rng(10 + k).random((6, 8, 8)).astype(np.float32)
         heat[3] = 0  # excluded: degenerate
-        batch = HeatmapBatch(heat, np.zeros(6, np.int64), np.ones(6, np.float32),
-                             np.zeros(6, np.int64))
-        out.append(PartsRequest(samples, batch, "m", method, ["cat"]))
+        out.append(PartsRequest(samples, heatmap_batch(heat), "m", method, ["cat"]))
     return out
 
 

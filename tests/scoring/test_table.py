@@ -12,29 +12,14 @@ import reportgen.metrics.localization as localization
 import reportgen.metrics.normalize as normalize
 import reportgen.metrics.pqah as pqah
 import reportgen.scoring.table as table
-from reportgen.data.sample import Sample
-from reportgen.heatmaps.base import HeatmapBatch
 from reportgen.scoring import score_batch
-
-PARTS = ("head", "tail")
-
-
-def _sample(image_id: str, size: tuple[int, int], seed: int) -> Sample:
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 3, size=size).astype(np.uint8)
-    image = rng.integers(0, 255, size=(*size, 3)).astype(np.uint8)
-    return Sample(image_id, image, labels, PARTS, 0, "cat")
-
-
-def _batch(heat) -> HeatmapBatch:
-    n = len(heat)
-    return HeatmapBatch(heat, np.zeros(n, np.int64), np.ones(n, np.float32),
-                        np.zeros(n, np.int64))
+from tests.scoring.samples import heatmap_batch, random_sample
 
 
 @pytest.fixture()
 def two_sizes():
-    samples = [_sample("a", (24, 32), 0), _sample("b", (16, 16), 1), _sample("c", (24, 32), 2)]
+    samples = [random_sample(name, size, seed) for seed, (name, size) in
+               enumerate([("a", (24, 32)), ("b", (16, 16)), ("c", (24, 32))])]
     heat = np.random.default_rng(3).random((3, 8, 8)).astype(np.float32)
     return samples, heat
 
@@ -56,7 +41,7 @@ def test_each_size_group_is_prepared_once_for_every_region_metric(two_sizes, mon
     prepared = _counting(monkeypatch, normalize, "prepare")
     in_pqah = _counting(monkeypatch, pqah, "prepare_heatmaps")
     in_localization = _counting(monkeypatch, localization, "prepare_heatmaps")
-    scored = score_batch(samples, _batch(heat), "m", "gradcam", ["cat"])
+    scored = score_batch(samples, heatmap_batch(heat), "m", "gradcam", ["cat"])
     assert len(prepared) == 2  # two sizes: (24, 32) for a and c, (16, 16) for b
     assert in_pqah == [] and in_localization == []  # PQAH and localisation reuse it
     assert [g.indices for g in scored.groups] == [[0, 2], [1]]
@@ -67,7 +52,7 @@ def test_each_size_group_is_prepared_once_for_every_region_metric(two_sizes, mon
 
 def test_prepared_scores_equal_scoring_each_metric_on_its_own(two_sizes):
     samples, heat = two_sizes
-    scored = score_batch(samples, _batch(heat), "m", "gradcam", ["cat"]).table
+    scored = score_batch(samples, heatmap_batch(heat), "m", "gradcam", ["cat"]).table
     idx = [0, 2]
     labels = np.stack([samples[i].labels for i in idx])
     alone = pqah.score_regions(heat[idx], labels, 3)
@@ -99,16 +84,16 @@ def test_the_baselines_of_a_batch_share_the_models_regions(two_sizes, monkeypatc
     samples, heat = two_sizes
     stacked = _counting(monkeypatch, table, "region_batch")
     shared: dict = {}
-    score_batch(samples, _batch(heat), "m", "gradcam", ["cat"], shared_regions=shared)
-    score_batch([samples[1]], _batch(heat[[1]]), "baseline", "center", ["cat"],
+    score_batch(samples, heatmap_batch(heat), "m", "gradcam", ["cat"], shared_regions=shared)
+    score_batch([samples[1]], heatmap_batch(heat[[1]]), "baseline", "center", ["cat"],
                 shared_regions=shared)
     assert len(stacked) == 2  # the baseline's group (b) was stacked for the model already
 
 
 def test_heatmaps_as_tensors_give_the_same_rows_as_host_arrays(two_sizes):
     samples, heat = two_sizes
-    host = score_batch(samples, _batch(heat), "m", "gradcam", ["cat"]).table
-    device = score_batch(samples, _batch(torch.from_numpy(heat)), "m", "gradcam",
+    host = score_batch(samples, heatmap_batch(heat), "m", "gradcam", ["cat"]).table
+    device = score_batch(samples, heatmap_batch(torch.from_numpy(heat)), "m", "gradcam",
                          ["cat"]).table
     pd.testing.assert_frame_equal(host, device)
 
@@ -126,8 +111,8 @@ def test_prepare_keeps_tensors_on_their_device_and_arrays_on_the_host(two_sizes)
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_heatmaps_on_cuda_are_scored_there_and_match_the_cpu(two_sizes):
     samples, heat = two_sizes
-    cpu = score_batch(samples, _batch(heat), "m", "gradcam", ["cat"])
-    gpu = score_batch(samples, _batch(torch.from_numpy(heat).cuda()), "m", "gradcam",
+    cpu = score_batch(samples, heatmap_batch(heat), "m", "gradcam", ["cat"])
+    gpu = score_batch(samples, heatmap_batch(torch.from_numpy(heat).cuda()), "m", "gradcam",
                       ["cat"])
     assert all(g.prepared.clipped.is_cuda for g in gpu.groups)  # prepared on the device
     merged = cpu.table.merge(gpu.table, on=["image_id", "region", "metric"])
